@@ -1,0 +1,61 @@
+"""
+What a spark needs from a twisted.web request, normalised once: text
+header names in lower case, the peer, the parsed query.
+
+twisted.web speaks bytes; Primus's API speaks text.  This is the one place
+that converts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.address import IPv4Address, IPv6Address
+
+from primus_tx._query import QueryValue, parse_query
+
+__all__ = ["headers_of", "is_websocket_upgrade", "peer_of", "query_of"]
+
+
+def headers_of(request: Any) -> dict[str, str]:
+    """
+    The request's headers: lower-case names, repeated headers joined with
+    ``", "`` (as Node joins them).
+    """
+    headers: dict[str, str] = {}
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        headers[name.decode("latin-1").lower()] = ", ".join(
+            value.decode("latin-1") for value in values
+        )
+    return headers
+
+
+def peer_of(request: Any) -> tuple[str, int, bool]:
+    """
+    ``(ip, port, secure)`` of the connection that carried ``request``.
+    """
+    address = request.getClientAddress()
+    secure = bool(request.isSecure())
+    if isinstance(address, (IPv4Address, IPv6Address)):
+        return address.host, address.port, secure
+    # Unix sockets and other transports have no IP: Primus reports localhost.
+    return "127.0.0.1", 0, secure
+
+
+def query_of(request: Any) -> dict[str, QueryValue]:
+    """
+    The query string of ``request``, parsed as Node's ``querystring`` does.
+    """
+    uri: bytes = request.uri
+    _, mark, query = uri.partition(b"?")
+    if not mark:
+        return {}
+    return parse_query(query.decode("latin-1") if not query.isascii() else query.decode("ascii"))
+
+
+def is_websocket_upgrade(request: Any) -> bool:
+    """
+    Whether ``request`` asks for a WebSocket.
+    """
+    upgrade = request.getHeader(b"upgrade")
+    return upgrade is not None and b"websocket" in upgrade.lower()

@@ -1,0 +1,29 @@
+"""
+Message encodings ("parsers"): built-in ones by name, third-party ones as
+objects providing :class:`~primus_tx.interfaces.IParser` or published through
+Twisted's plugin system.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from primus_tx._errors import PrimusError
+from primus_tx._lookup import find_named
+from primus_tx.interfaces import INamedParser, IParser
+
+__all__ = ["find_parser"]
+
+_BUILTIN = {
+    "json": "primus_tx.parsers.json:parser",
+}
+
+
+def find_parser(parser: Any) -> IParser:
+    """
+    The parser named ``parser`` (case-insensitive), or ``parser`` itself when
+    it provides :class:`IParser`.
+
+    :raises PrimusError: for an unknown name or an object that is not a parser.
+    """
+    return find_named(parser, "parser", IParser, INamedParser, _BUILTIN)  # type: ignore[no-any-return]

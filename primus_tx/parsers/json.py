@@ -1,0 +1,149 @@
+"""
+The default parser: one JSON text per message, byte-compatible with
+``JSON.stringify`` where it matters to a JavaScript peer.
+
+Encoding is compact (no spaces), keeps non-ASCII characters as they are,
+writes NaN and the infinities as ``null`` (as JavaScript does, since a bare
+``NaN`` is not JSON) and escapes U+2028/U+2029 so the text is also valid
+JavaScript.  ``bytes`` are not JSON: written, they go out as a binary
+message, and a binary message received is handed over as ``bytes`` — the
+same pass-through Primus's JSON parser gives a Node ``Buffer``.
+
+orjson does the work on CPython; the standard library is the fallback (and
+handles what orjson refuses, such as integers wider than 64 bits).
+"""
+
+from __future__ import annotations
+
+import json as _stdlib_json
+import math
+from pathlib import Path
+from typing import Any
+
+from zope.interface import implementer
+
+from primus_tx.interfaces import INamedParser
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - PyPy and platforms without wheels
+    _orjson = None
+
+__all__ = ["JSONParser", "decode", "encode", "parser"]
+
+_LINE_SEPARATORS = ("\u2028", "\u2029")
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(value: Any) -> Any:
+    """
+    A copy of ``value`` with non-finite floats replaced by ``None``.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _stdlib_encode(data: Any) -> str:
+    try:
+        text = _stdlib_json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = _stdlib_json.dumps(
+            _finite(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates: escape them, as JavaScript's well-formed
+        # JSON.stringify does.
+        text = _stdlib_json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
+    return text
+
+
+def _escape_separators(text: str) -> str:
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+if _orjson is not None:
+    _dumps = _orjson.dumps
+    _loads = _orjson.loads
+    _OPTIONS = _orjson.OPT_NON_STR_KEYS
+
+    def encode(data: Any) -> str | bytes:
+        """
+        One value to one JSON text (or ``bytes`` passed through as binary).
+        """
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data)
+        try:
+            raw = _dumps(data, option=_OPTIONS)
+        except TypeError:
+            text = _stdlib_encode(data)
+        else:
+            text = raw.decode("utf-8")
+        if "\u2028" in text or "\u2029" in text:
+            return _escape_separators(text)
+        return text
+
+    def decode(message: str | bytes) -> Any:
+        """
+        One JSON text to a value; binary messages pass through as ``bytes``.
+        """
+        if not isinstance(message, str):
+            return message
+        try:
+            return _loads(message)
+        except _orjson.JSONDecodeError:
+            # orjson refuses a few inputs JavaScript accepts (huge integers,
+            # lone surrogate escapes): let the standard library decide.
+            return _stdlib_json.loads(message, parse_constant=_no_constants)
+
+else:  # pragma: no cover - exercised on PyPy
+
+    def encode(data: Any) -> str | bytes:
+        """
+        One value to one JSON text (or ``bytes`` passed through as binary).
+        """
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return bytes(data)
+        text = _stdlib_encode(data)
+        if "\u2028" in text or "\u2029" in text:
+            return _escape_separators(text)
+        return text
+
+    def decode(message: str | bytes) -> Any:
+        """
+        One JSON text to a value; binary messages pass through as ``bytes``.
+        """
+        if not isinstance(message, str):
+            return message
+        return _stdlib_json.loads(message, parse_constant=_no_constants)
+
+
+@implementer(INamedParser)
+class JSONParser:
+    """
+    Primus's ``json`` parser.
+    """
+
+    name = "json"
+    binary = False
+
+    encode = staticmethod(encode)
+    decode = staticmethod(decode)
+
+    def library(self) -> str:
+        """
+        The browser client's encoder and decoder.
+        """
+        return (Path(__file__).parent / "json.js").read_text("utf-8")
+
+
+parser = JSONParser()

@@ -1,0 +1,665 @@
+# -*- test-case-name: tests.test_server -*-
+"""
+The Primus server: options, the spark registry, the one heartbeat sweep,
+broadcast, middleware, plugins, transforms and shutdown.
+
+A ``Primus`` attaches to a twisted.web ``Site`` (every request whose path
+starts with the pathname is Primus's, everything else still reaches the
+site's own resources) or is mounted explicitly as ``primus.resource``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Optional
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IListeningPort
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import IResource
+from twisted.web.server import Site
+
+from primus_tx._errors import PrimusError
+from primus_tx._events import EventEmitter, as_deferred, call_in_series, is_awaitable
+from primus_tx._ids import random_id
+from primus_tx._resource import PrimusResource, SiteRoot
+from primus_tx.interfaces import IConnection, IParser, ITransformer
+from primus_tx.middleware import DEFAULT_LAYERS, MiddlewareStack
+from primus_tx.parsers import find_parser
+from primus_tx.spark import Spark
+from primus_tx.transformers import find_transformer
+
+__all__ = ["PRIMUS_VERSION", "Primus"]
+
+#: The Primus release whose wire protocol this server speaks (reported in
+#: ``/spec`` as ``version``).
+PRIMUS_VERSION = "8.0.9"
+
+_RESERVED = frozenset(
+    ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log")
+)
+
+_DEFAULTS: dict[str, Any] = {
+    "pathname": "/primus",
+    "transformer": "websockets",
+    "parser": "json",
+    "ping_interval": 30.0,
+    "max_length": 10485760,
+    "compression": False,
+    "authorization": None,
+    "plugin": None,
+    "global_name": "Primus",
+    "id_generator": None,
+    "transport": None,
+    "origins": "*",
+    "methods": "GET,HEAD,PUT,POST,DELETE,OPTIONS",
+    "credentials": True,
+    "max_age": 2592000,
+    "headers": "",
+    "exposed": "",
+    "whitelist": (),
+    "reactor": None,
+}
+
+
+def _check_options(options: dict[str, Any]) -> dict[str, Any]:
+    if "timeout" in options:
+        raise PrimusError(
+            "The `timeout` option has been removed; the server sends pings every "
+            "`ping_interval` seconds and the client decides when it has timed out"
+        )
+    unknown = sorted(set(options) - set(_DEFAULTS))
+    if unknown:
+        raise PrimusError(
+            f"Unknown Primus option(s): {', '.join(unknown)}. "
+            f"Known options: {', '.join(sorted(_DEFAULTS))}"
+        )
+    merged = dict(_DEFAULTS)
+    merged.update(options)
+    pathname = merged["pathname"]
+    if not isinstance(pathname, str) or not pathname.strip("/"):
+        raise PrimusError(f"pathname must be a non-empty path such as '/primus', not {pathname!r}")
+    merged["pathname"] = "/" + pathname.strip("/")
+    interval = merged["ping_interval"]
+    if interval is None or interval is False:
+        merged["ping_interval"] = 0.0
+    elif isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
+        raise PrimusError(f"ping_interval must be a number of seconds (0 disables), not {interval!r}")
+    max_length = merged["max_length"]
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0:
+        raise PrimusError(f"max_length must be a number of bytes, not {max_length!r}")
+    merged["max_length"] = max_length or _DEFAULTS["max_length"]
+    if merged["id_generator"] is not None and not callable(merged["id_generator"]):
+        raise PrimusError("id_generator must be a function returning spark ids")
+    if merged["authorization"] is not None and not callable(merged["authorization"]):
+        raise PrimusError("authorization must be a function of the request")
+    if not isinstance(merged["global_name"], str) or not merged["global_name"].isidentifier():
+        raise PrimusError(f"global_name must be a JavaScript identifier, not {merged['global_name']!r}")
+    transport = merged["transport"]
+    if transport is not None and not isinstance(transport, dict):
+        raise PrimusError("transport must be a dict of transformer options")
+    merged["transport"] = dict(transport or {})
+    if not isinstance(merged["max_age"], (int, float)) or isinstance(merged["max_age"], bool):
+        raise PrimusError("max_age must be a number of seconds")
+    return merged
+
+
+class Primus(EventEmitter):
+    """
+    A Primus server.
+
+    :param site: a ``twisted.web.server.Site`` to attach to, a resource to
+        mount the Primus resource under (its child named after the
+        pathname), or ``None`` to mount ``primus.resource`` yourself.
+    :param options: see :doc:`/server` (``pathname``, ``transformer``,
+        ``parser``, ``ping_interval``, ``max_length``, ``compression``,
+        ``authorization``, ``plugin``, ``global_name``, ``id_generator``,
+        ``transport``, the CORS options and ``reactor``).
+    :raises PrimusError: for unknown options, transformers or parsers.
+    """
+
+    log = Logger()
+
+    def __init__(self, site: Any = None, **options: Any) -> None:
+        self.options = _check_options(options)
+        reactor = self.options.pop("reactor")
+        if reactor is None:
+            from twisted.internet import reactor  # type: ignore[no-redef]
+        self._reactor: Any = reactor
+        self.pathname: str = self.options["pathname"]
+        self.max_length: int = self.options["max_length"]
+        self.whitelist: list[str] = list(self.options["whitelist"])
+        self.connections: dict[str, Spark] = {}
+        self.auth: Optional[Callable[[Any], Any]] = None
+        self._incoming: list[Callable[..., Any]] = []
+        self._outgoing: list[Callable[..., Any]] = []
+        self._plugins: dict[str, Any] = {}
+        self._ports: list[IListeningPort] = []
+        self._delayed: list[IDelayedCall] = []
+        self._destroyed: Optional[Deferred[None]] = None
+        self._waiters: list[Deferred[None]] = []
+        self._closed = False
+        self._id_generator = self.options["id_generator"]
+        self._library: Optional[str] = None
+
+        requested_transformer = self.options["transformer"]
+        requested_parser = self.options["parser"]
+        self.transformer: ITransformer = find_transformer(requested_transformer)
+        self.parser: IParser = find_parser(requested_parser)
+        self._encode = self.parser.encode
+        self._decode = self.parser.decode
+        self.spec: dict[str, Any] = {
+            "pingInterval": int(self.options["ping_interval"] * 1000)
+            if self.options["ping_interval"]
+            else False,
+            "pathname": self.pathname,
+            "version": PRIMUS_VERSION,
+            "parser": requested_parser.lower()
+            if isinstance(requested_parser, str)
+            else getattr(self.parser, "name", "custom"),
+            "transformer": requested_transformer.lower()
+            if isinstance(requested_transformer, str)
+            else getattr(self.transformer, "name", "custom"),
+        }
+
+        self._middleware = MiddlewareStack(self)
+        for name, factory in DEFAULT_LAYERS:
+            self._middleware.use(name, factory)
+        if self.options["authorization"] is not None:
+            self.authorize(self.options["authorization"])
+
+        self._server: Any = self.transformer.server(self)
+        self._ping_message: Any = None
+        self.resource: PrimusResource = PrimusResource(self)
+        self._site: Optional[Site] = None
+        self._site_root: Optional[SiteRoot] = None
+        if site is not None:
+            self._attach(site)
+
+        self._heartbeat: Optional[LoopingCall] = None
+        if self.options["ping_interval"]:
+            self._heartbeat = LoopingCall(self._sweep)
+            self._heartbeat.clock = self._reactor
+            self._heartbeat.start(self.options["ping_interval"], now=False)
+
+        plugins = self.options["plugin"]
+        if plugins:
+            self._add_configured_plugins(plugins)
+
+        self._delayed.append(self._reactor.callLater(0, self._initialised))
+
+    # -- attaching ------------------------------------------------------------
+
+    def _attach(self, site: Any) -> None:
+        if isinstance(site, Site):
+            self._site = site
+            self._site_root = SiteRoot(site.resource, self)
+            site.resource = self._site_root
+        elif IResource.providedBy(site):
+            segments = self.pathname.strip("/").split("/")
+            if len(segments) != 1:
+                raise PrimusError(
+                    f"Cannot mount pathname {self.pathname!r} under a resource automatically; "
+                    "mount primus.resource yourself"
+                )
+            site.putChild(segments[0].encode("utf-8"), self.resource)
+        else:
+            raise PrimusError(
+                "The first argument of Primus must be a twisted.web Site, a resource, or None"
+            )
+
+    def _detach(self) -> None:
+        if self._site is not None and self._site_root is not None:
+            root = self._site_root
+            root.active = False
+            if self._site.resource is root:
+                self._site.resource = root.original
+        self._site = self._site_root = None
+
+    # -- events ----------------------------------------------------------------
+
+    def _initialised(self) -> None:
+        self.emit("initialised", self.transformer, self.parser, self.options)
+
+    def reserved(self, event: str) -> bool:
+        """
+        Whether ``event`` is used by Primus itself.
+        """
+        return (
+            event in _RESERVED or event.startswith("incoming::") or event.startswith("outgoing::")
+        )
+
+    def _log_error(self, error: BaseException, spark: Optional[Spark] = None) -> None:
+        """
+        Report an error through the ``"log"`` event, or through
+        twisted.logger when nobody listens to it.
+        """
+        if not self.listener_count("log"):
+            self.log.warn(
+                "{error_type}: {error} (spark {spark})",
+                error_type=type(error).__name__,
+                error=error,
+                spark=getattr(spark, "id", None),
+            )
+            return
+        try:
+            self.emit("log", "error", error)
+        except Exception:
+            self.log.failure("'log' listener raised")
+
+    # -- sparks ---------------------------------------------------------------
+
+    def _make_id(self, transport_id: Optional[str]) -> str:
+        if self._id_generator is not None:
+            return str(self._id_generator())
+        return transport_id or random_id()
+
+    def _connect(self, connection: IConnection, **spark_options: Any) -> Optional[Spark]:
+        """
+        A transformer has a new connection: make its spark, register it and
+        announce it with ``"connection"``.
+        """
+        if self._closed:
+            connection.close(True)
+            return None
+        spark = Spark(self, connection, **spark_options)
+        self.connections[spark.id] = spark
+        try:
+            pending = call_in_series(self._listeners("connection"), spark)
+        except Exception as error:
+            self._connection_failed(Failure(error), spark)
+            return spark
+        if pending is None:
+            spark._announced()
+        else:
+            pending.addCallbacks(lambda _: spark._announced(), self._connection_failed,
+                                 errbackArgs=(spark,))
+        return spark
+
+    def _listeners(self, event: str) -> tuple[Callable[..., Any], ...]:
+        events = self._events
+        return events.get(event, ()) if events else ()
+
+    def _connection_failed(self, failure: Failure, spark: Spark) -> None:
+        spark._report(failure.value)  # type: ignore[arg-type]
+        spark.end()
+
+    def _spark_ended(self, spark: Spark) -> None:
+        if self.connections.get(spark.id) is spark:
+            del self.connections[spark.id]
+        try:
+            self.emit("disconnection", spark)
+        except Exception as error:
+            self.log.failure("'disconnection' listener raised")
+            self._log_error(error, spark)
+
+    @property
+    def connected(self) -> int:
+        """
+        How many sparks are connected.
+        """
+        return len(self.connections)
+
+    def spark(self, id: str) -> Optional[Spark]:
+        """
+        The connected spark with this id, or ``None``.
+        """
+        return self.connections.get(id)
+
+    def __iter__(self) -> Iterator[Spark]:
+        return iter(list(self.connections.values()))
+
+    def __len__(self) -> int:
+        return len(self.connections)
+
+    def for_each(self, fn: Callable[[Spark], Any]) -> Deferred[None]:
+        """
+        Call ``fn(spark)`` for every connected spark, stopping when it
+        returns ``False``.  When ``fn`` returns an awaitable it is waited for
+        before the next call, and sparks that connect meanwhile are visited
+        too.
+
+        :return: a Deferred that fires when the iteration is over (at once
+            when every call was synchronous).
+        """
+        seen: set[str] = set()
+        return self._for_each(fn, seen)
+
+    def _for_each(self, fn: Callable[[Spark], Any], seen: set[str]) -> Deferred[None]:
+        while True:
+            pending = [s for i, s in self.connections.items() if i not in seen]
+            if not pending:
+                return succeed(None)
+            for spark in pending:
+                seen.add(spark.id)
+                if spark.ready_state != Spark.OPEN:
+                    continue
+                result = fn(spark)
+                if result is False:
+                    return succeed(None)
+                if result is not None and is_awaitable(result):
+                    return as_deferred(result).addCallback(self._for_each_next, fn, seen)
+
+    def _for_each_next(self, result: Any, fn: Callable[[Spark], Any], seen: set[str]) -> Any:
+        if result is False:
+            return None
+        return self._for_each(fn, seen)
+
+    # -- broadcasting -----------------------------------------------------------
+
+    def write(self, data: Any) -> Primus:
+        """
+        Send ``data`` to every connected spark.
+
+        Without outgoing transforms the message is encoded and framed once
+        for all sparks; with them each spark's transforms run as for
+        ``spark.write``.
+        """
+        if self._outgoing:
+            for spark in list(self.connections.values()):
+                spark.write(data)
+            return self
+        try:
+            message = self._encode(data)
+        except Exception as error:
+            from primus_tx._errors import ParserError
+
+            self._log_error(ParserError(f"Failed to encode outgoing data: {error}"))
+            return self
+        if not message:
+            return self
+        prepared = self._server.prepare(message)
+        for spark in list(self.connections.values()):
+            spark._connection.sendPrepared(prepared)
+        return self
+
+    # -- heartbeat --------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """
+        One heartbeat tick for every spark: the ping is encoded and framed
+        once, and a spark that did not answer the previous ping is ended.
+        """
+        now = int(self._reactor.seconds() * 1000)
+        self._ping_message = self._server.prepare(self._encode(f"primus::ping::{now}"))
+        for spark in list(self.connections.values()):
+            try:
+                spark.heartbeat()
+            except Exception as error:
+                self.log.failure("heartbeat of spark {spark} failed", spark=spark.id)
+                self._log_error(error, spark)
+
+    # -- transforms -------------------------------------------------------------
+
+    def transform(self, type: str, fn: Callable[..., Any]) -> Primus:
+        """
+        Add a message transform: ``"incoming"`` runs on decoded messages
+        before ``"data"``, ``"outgoing"`` on written data before encoding.
+        ``fn(packet)`` may rewrite ``packet.data``, return ``False`` to drop
+        the message, or return an awaitable.
+        """
+        if type not in ("incoming", "outgoing"):
+            raise PrimusError(f"Invalid transformer type {type!r}: use 'incoming' or 'outgoing'")
+        if not callable(fn):
+            raise PrimusError("A transform must be a function of the packet")
+        transforms = self._incoming if type == "incoming" else self._outgoing
+        if fn not in transforms:
+            transforms.append(fn)
+        return self
+
+    # -- middleware -------------------------------------------------------------
+
+    def use(
+        self,
+        name: Any,
+        fn: Optional[Callable[..., Any]] = None,
+        options: Optional[dict[str, Any]] = None,
+        index: Optional[int] = None,
+    ) -> Primus:
+        """
+        Add (or replace, by name) a middleware layer: ``layer(request)``, or
+        a factory ``factory(primus, options)`` returning one.  ``index``
+        inserts it at that position instead of at the end.
+        """
+        self._middleware.use(name, fn, options, index)
+        return self
+
+    def remove(self, name: str) -> Primus:
+        """
+        Remove the middleware layer called ``name``.
+        """
+        self._middleware.remove(name)
+        return self
+
+    def disable(self, name: str) -> Primus:
+        """
+        Skip the middleware layer called ``name`` until it is enabled again.
+        """
+        self._middleware.disable(name)
+        return self
+
+    def enable(self, name: str) -> Primus:
+        """
+        Run the middleware layer called ``name`` again.
+        """
+        self._middleware.enable(name)
+        return self
+
+    def index_of_layer(self, name: str) -> int:
+        """
+        The position of the layer called ``name``, or -1.
+        """
+        return self._middleware.index_of(name)
+
+    @property
+    def layers(self) -> list[Any]:
+        """
+        The middleware layers, in order.
+        """
+        return self._middleware.layers
+
+    def authorize(self, fn: Callable[[Any], Any]) -> Primus:
+        """
+        Authorize every request and upgrade with ``fn(request)``, which may
+        return an awaitable; raising refuses the request (see
+        :class:`~primus_tx.AuthorizationError`).
+        """
+        if not callable(fn):
+            raise PrimusError("Authorize only accepts functions")
+        self.auth = fn
+        return self
+
+    # -- plugins ----------------------------------------------------------------
+
+    def plugin(self, name: Any = None, plugin: Any = None) -> Any:
+        """
+        Add a plugin (``plugin(name, plugin)`` or ``plugin(plugin)`` with a
+        ``name`` attribute), get one (``plugin(name)``) or all of them
+        (``plugin()``).  Adding emits ``"plugin"`` and then calls the
+        plugin's ``server(primus, options)``.
+        """
+        if name is None and plugin is None:
+            return dict(self._plugins)
+        if plugin is None and isinstance(name, str):
+            return self._plugins.get(name)
+        if plugin is None:
+            plugin, name = name, getattr(name, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PrimusError("Plugin name must be a non empty string")
+        if isinstance(plugin, str):
+            from primus_tx._lookup import load
+
+            plugin = load(plugin)
+        if plugin is None or isinstance(plugin, (int, float, bool, list, tuple)):
+            raise PrimusError("Plugin should be an object or a class")
+        server = getattr(plugin, "server", None)
+        client = getattr(plugin, "client", None)
+        if not callable(server) and not callable(client):
+            raise PrimusError(f"Plugin {name!r} is missing a client or server function")
+        if name in self._plugins:
+            raise PrimusError(f"Plugin name already defined: {name!r}")
+        self._plugins[name] = plugin
+        self._library = None
+        self.emit("plugin", name, plugin)
+        if callable(server):
+            server(self, self.options)
+        return self
+
+    def plugout(self, name: str) -> bool:
+        """
+        Remove a plugin (its server-side effects stay).
+        """
+        if name not in self._plugins:
+            return False
+        plugin = self._plugins[name]
+        self.emit("plugout", name, plugin)
+        del self._plugins[name]
+        self._library = None
+        return True
+
+    def _add_configured_plugins(self, plugins: Any) -> None:
+        if isinstance(plugins, dict):
+            for name, plugin in plugins.items():
+                self.plugin(name, plugin)
+            return
+        if isinstance(plugins, str):
+            from twisted.plugin import getPlugins
+
+            from primus_tx.interfaces import IPrimusPlugin
+
+            names = [n for n in plugins.replace(",", " ").split() if n]
+            published = {getattr(p, "name", None): p for p in getPlugins(IPrimusPlugin)}
+            for name in names:
+                if name in published:
+                    self.plugin(name, published[name])
+                elif ":" in name:
+                    self.plugin(name.split(":", 1)[1], name)
+                else:
+                    raise PrimusError(f"Unknown plugin {name!r}; publish it as an IPrimusPlugin")
+            return
+        raise PrimusError("plugin must be a dict of name: plugin, or a string of plugin names")
+
+    # -- clients ----------------------------------------------------------------
+
+    def library(self) -> str:
+        """
+        The browser client library for this server (pathname, transformer,
+        parser, plugins, ping timeout and ``global_name`` compiled in).
+        """
+        if self._library is None:
+            from primus_tx.library import build_library
+
+            self._library = build_library(self)
+        return self._library
+
+    def save(self, path: str) -> None:
+        """
+        Write :meth:`library` to ``path`` (to serve it from a CDN).
+        """
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(self.library())
+
+    @property
+    def Socket(self) -> type:  # noqa: N802 - Primus's name
+        """
+        A Python client class configured like this server.
+        """
+        from primus_tx.client import create_socket
+
+        return create_socket(
+            transformer=self.transformer,
+            parser=self.parser,
+            pathname=self.pathname,
+            plugin=dict(self._plugins),
+            ping_timeout=self.options["ping_interval"] * 1.5 if self.options["ping_interval"] else False,
+        )
+
+    @staticmethod
+    def create_socket(**options: Any) -> type:
+        """
+        A Python client class for a server with these ``transformer``,
+        ``parser``, ``plugin`` and ``pathname`` options.
+        """
+        from primus_tx.client import create_socket
+
+        return create_socket(**options)
+
+    # -- shutting down ----------------------------------------------------------
+
+    def destroy(self, close: bool = True, reconnect: bool = False, timeout: float = 0) -> Deferred[None]:
+        """
+        Shut this server down: stop the heartbeat, end every spark (asking
+        clients to reconnect when ``reconnect``), detach from the site,
+        stop listening on the ports Primus opened itself (``close``), and
+        emit ``"close"`` (whose listeners may return awaitables).
+
+        :param timeout: seconds to wait before shutting down.
+        :return: a Deferred that fires when it is done; calling ``destroy``
+            again returns a Deferred that fires at the same time.
+        """
+        waiter: Deferred[None] = Deferred()
+        if self._destroyed is not None:
+            self._waiters.append(waiter)
+            if self._destroyed.called:
+                self._release_waiters()
+            return waiter
+        self._waiters.append(waiter)
+        self._destroyed = Deferred()
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
+        self._heartbeat = None
+        options = {"close": close or reconnect, "reconnect": reconnect, "timeout": timeout}
+        if timeout:
+            self._delayed.append(self._reactor.callLater(timeout, self._shut_down, options))
+        else:
+            self._shut_down(options)
+        return waiter
+
+    def _shut_down(self, options: dict[str, Any]) -> None:
+        self._closed = True
+        for spark in list(self.connections.values()):
+            try:
+                spark.end(reconnect=options["reconnect"])
+            except Exception:
+                self.log.failure("ending spark {spark} failed", spark=spark.id)
+        self._detach()
+        stopping: list[Deferred[Any]] = []
+        if options["close"]:
+            for port in self._ports:
+                stopping.append(as_deferred(port.stopListening()) if port else succeed(None))
+            self._ports = []
+        from twisted.internet.defer import gatherResults
+
+        d = gatherResults(stopping, consumeErrors=True) if stopping else succeed(None)
+        d.addCallback(lambda _: call_in_series(self._listeners("close"), options))
+        d.addCallback(self._finished_shut_down)
+        d.addErrback(self._shut_down_failed)
+
+    def _finished_shut_down(self, _: Any) -> None:
+        for call in self._delayed:
+            if call.active():
+                call.cancel()
+        self._delayed = []
+        if self._server is not None:
+            self._server.close()
+        self._server = None
+        self.remove_all_listeners()
+        self.connections = {}
+        self._plugins = {}
+        destroyed = self._destroyed
+        if destroyed is not None and not destroyed.called:
+            destroyed.callback(None)
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(None)
+
+    def _shut_down_failed(self, failure: Failure) -> None:
+        self.log.failure("shutting Primus down failed", failure)
+        self._finished_shut_down(None)
+
+    end = destroy
+

@@ -1,0 +1,517 @@
+# -*- test-case-name: tests.test_spark -*-
+"""
+A spark: one client connection, whatever transport carries it.
+
+The data path, top to bottom::
+
+    transport -> messageReceived -> decode -> primus:: protocol?
+              -> incoming transforms -> (queued until the "connection"
+                 listeners are done) -> "data"
+    write(data) -> outgoing transforms -> encode -> connection.send
+
+A spark is also a Twisted citizen, which a Node Primus spark is not: it is
+an ``IPushProducer`` of the client's messages (``pauseProducing`` stops
+reading from the client) and an ``IConsumer`` for the application's
+producers (``registerProducer`` with a ``FileSender`` streams a file into it,
+paused while the transport's buffer is full).  ``write()`` returns ``False``
+once the buffer is past its high-water mark and ``"drain"`` follows when it
+has emptied, as with a Node stream.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from primus_tx._address import Address, forwarded
+from primus_tx._errors import ParserError, PrimusError
+from primus_tx._events import EventEmitter, as_deferred
+from primus_tx._query import QueryValue
+from primus_tx._transforms import DROPPED, Packet, run_transforms
+from primus_tx.interfaces import IConnection, IConnectionHandler
+
+if TYPE_CHECKING:
+    from primus_tx.server import Primus
+
+__all__ = ["Spark"]
+
+_PROTOCOL_PREFIX = "primus::"
+_PONG = "primus::pong::"
+_ID = "primus::id::"
+SERVER_CLOSE = "primus::server::close"
+
+_RESERVED_EVENTS = frozenset(
+    ("readyStateChange", "heartbeat", "error", "data", "end", "drain")
+)
+
+
+def _is_reserved(event: str) -> bool:
+    return (
+        event in _RESERVED_EVENTS
+        or event.startswith("incoming::")
+        or event.startswith("outgoing::")
+    )
+
+
+@implementer(IConnectionHandler, IPushProducer, IConsumer)
+class Spark(EventEmitter):
+    """
+    One real-time connection, as the server sees it.
+
+    Sparks are made by the transformer when a client connects; applications
+    receive them through the server's ``"connection"`` event.
+
+    :ivar id: the spark's id: ``id_generator()``, else the transport's own
+        id (Engine.IO, SockJS), else 21 random URL-safe characters.
+    :ivar headers: the handshake's request headers, lower-case ``str`` names.
+    :ivar query: the handshake's query string; repeated keys give lists.
+    :ivar request: the twisted.web request that opened the connection.
+    :ivar socket: the transport's own connection object (for websockets, the
+        Autobahn protocol instance).
+    :ivar ready_state: :attr:`OPEN` until the spark ends, then :attr:`CLOSED`.
+    :ivar alive: whether the client answered the last heartbeat ping.
+    """
+
+    OPENING = 1
+    CLOSED = 2
+    OPEN = 3
+
+    log = Logger()
+
+    def __init__(
+        self,
+        primus: Primus,
+        connection: IConnection,
+        *,
+        headers: dict[str, str],
+        query: dict[str, QueryValue],
+        peer: tuple[str, int, bool] = ("127.0.0.1", 0, False),
+        request: Any = None,
+        socket: Any = None,
+        id: Optional[str] = None,
+    ) -> None:
+        self.primus = primus
+        self._connection = connection
+        self.headers = headers
+        self.query = query
+        self.request = request
+        self.socket = socket
+        self._peer = peer
+        self._address: Optional[Address] = None
+        self.id = primus._make_id(id)
+        self.ready_state = Spark.OPEN
+        self.alive = True
+        # Messages that arrive while the "connection" listeners still run.
+        self._queue: Optional[list[Any]] = []
+        # Incoming messages waiting behind an asynchronous transform.
+        self._incoming_backlog: Optional[deque[Any]] = None
+        self._writing_paused = False
+        self._producer: Any = None
+        self._producer_streaming = False
+        self._producer_paused = False
+        self._pull_call: Optional[IDelayedCall] = None
+
+    # -- identity ---------------------------------------------------------
+
+    @property
+    def address(self) -> Address:
+        """
+        The client's address (``ip``, ``port``, ``secure``), honouring
+        X-Forwarded-For and the other proxy headers as Primus does.
+        """
+        if self._address is None:
+            known = getattr(self.request, "forwarded", None)
+            if isinstance(known, Address):
+                self._address = known
+            else:
+                ip, port, secure = self._peer
+                self._address = forwarded(ip, port, secure, self.headers, self.primus.whitelist)
+        return self._address
+
+    @property
+    def readyState(self) -> int:  # noqa: N802 - Primus's spelling, for migrants
+        """
+        Alias of :attr:`ready_state`.
+        """
+        return self.ready_state
+
+    def __repr__(self) -> str:
+        state = "open" if self.ready_state == Spark.OPEN else "closed"
+        return f"<Spark {self.id} {state}>"
+
+    # -- events -----------------------------------------------------------
+
+    def reserved(self, event: str) -> bool:
+        """
+        Whether ``event`` is used by Primus itself and must not be emitted by
+        application code.
+        """
+        return _is_reserved(event)
+
+    def emits(self, event: str, parser: Optional[Callable[..., Any]] = None) -> Callable[..., bool]:
+        """
+        A function that emits ``event`` on this spark with its arguments
+        (after ``parser(*args)`` when given, whose result becomes the single
+        argument; ``None`` from the parser emits with no arguments).
+        """
+
+        def emitter(*args: Any) -> bool:
+            if parser is not None:
+                value = parser(*args)
+                args = () if value is None else (value,)
+            return self.emit(event, *args)
+
+        return emitter
+
+    def _set_state(self, state: int) -> None:
+        if self.ready_state != state:
+            self.ready_state = state
+            self.emit("readyStateChange")
+
+    def _report(self, error: Exception) -> None:
+        """
+        Tell the application about a problem: ``error`` on the spark when it
+        has listeners, always ``log`` on the server.
+        """
+        if self.listener_count("error"):
+            try:
+                self.emit("error", error)
+            except Exception:
+                self.log.failure("error listener of spark {spark} raised", spark=self.id)
+        self.primus._log_error(error, self)
+
+    def _safely(self, event: str, *args: Any) -> None:
+        """
+        Emit an event whose listeners are application code; a listener that
+        raises is reported instead of unwinding into the transport.
+        """
+        try:
+            self.emit(event, *args)
+        except Exception as error:
+            self.log.failure("{event!r} listener of spark {spark} raised", event=event, spark=self.id)
+            self.primus._log_error(error, self)
+
+    # -- incoming ---------------------------------------------------------
+
+    def messageReceived(self, message: Union[str, bytes]) -> None:
+        """
+        One message from the client.
+        """
+        if self.ready_state != Spark.OPEN:
+            return
+        try:
+            data = self.primus._decode(message)
+        except Exception as error:
+            self._report(ParserError(f"Failed to decode incoming data: {error}"))
+            return
+        if type(data) is str and data.startswith(_PROTOCOL_PREFIX) and self._protocol(data):
+            return
+        if self._incoming_backlog is not None:
+            self._incoming_backlog.append((data, message))
+            return
+        transforms = self.primus._incoming
+        if transforms:
+            self._transform_incoming(transforms, data, message)
+        elif self._queue is None:
+            self._safely("data", data)
+        else:
+            self._queue.append(data)
+
+    def _protocol(self, message: str) -> bool:
+        if message.startswith(_PONG):
+            self.alive = True
+            self._safely("heartbeat")
+            return True
+        if message.startswith(_ID):
+            self._send_protocol(_ID + self.id)
+            return True
+        return False
+
+    def _transform_incoming(self, transforms: Any, data: Any, raw: Any) -> None:
+        try:
+            result = run_transforms(transforms, Packet(data, raw, self))
+        except Exception as error:
+            self._report(error)
+            return
+        if result is DROPPED:
+            return
+        if isinstance(result, Packet):
+            self._deliver(result.data)
+            return
+        # An asynchronous transform: later messages wait behind this one so
+        # the application sees them in the order they arrived.
+        self._incoming_backlog = deque()
+        result.addCallbacks(self._incoming_transformed, self._incoming_transform_failed)
+
+    def _incoming_transformed(self, result: Any) -> None:
+        if result is not DROPPED:
+            self._deliver(result.data)
+        self._drain_incoming_backlog()
+
+    def _incoming_transform_failed(self, failure: Failure) -> None:
+        self._report(failure.value)  # type: ignore[arg-type]
+        self._drain_incoming_backlog()
+
+    def _drain_incoming_backlog(self) -> None:
+        backlog, self._incoming_backlog = self._incoming_backlog, None
+        while backlog:
+            data, raw = backlog.popleft()
+            if self.ready_state != Spark.OPEN:
+                return
+            self._transform_incoming(self.primus._incoming, data, raw)
+            if self._incoming_backlog is not None:
+                self._incoming_backlog.extend(backlog)
+                return
+
+    def _deliver(self, data: Any) -> None:
+        if self._queue is None:
+            self._safely("data", data)
+        else:
+            self._queue.append(data)
+
+    def _announced(self) -> None:
+        """
+        Every ``"connection"`` listener has finished: deliver what waited.
+        """
+        queue, self._queue = self._queue, None
+        for data in queue or ():
+            if self.ready_state != Spark.OPEN:
+                return
+            self._safely("data", data)
+
+    def pingReceived(self) -> None:
+        """
+        A transport-level ping (a WebSocket PING frame) proves the client alive.
+        """
+        self.alive = True
+
+    # -- outgoing ---------------------------------------------------------
+
+    def write(self, data: Any) -> bool:
+        """
+        Send ``data`` to the client through the outgoing transforms and the
+        parser.
+
+        :return: ``False`` when the spark is closed or the transport's
+            outgoing buffer is past its high-water mark (wait for
+            ``"drain"``), else ``True``.
+        """
+        if self.ready_state != Spark.OPEN:
+            return False
+        transforms = self.primus._outgoing
+        if transforms:
+            self._transform_outgoing(transforms, data)
+        else:
+            self._send(data)
+        return not self._writing_paused
+
+    def _transform_outgoing(self, transforms: Any, data: Any) -> None:
+        try:
+            result = run_transforms(transforms, Packet(data, None, self))
+        except Exception as error:
+            self._report(error)
+            return
+        if result is DROPPED:
+            return
+        if isinstance(result, Packet):
+            self._send(result.data)
+            return
+        result.addCallbacks(self._outgoing_transformed, lambda f: self._report(f.value))
+
+    def _outgoing_transformed(self, result: Any) -> None:
+        if result is not DROPPED and self.ready_state == Spark.OPEN:
+            self._send(result.data)
+
+    def _send(self, data: Any) -> None:
+        try:
+            message = self.primus._encode(data)
+        except Exception as error:
+            self._report(ParserError(f"Failed to encode outgoing data: {error}"))
+            return
+        if message:
+            self._connection.send(message)
+
+    def _send_protocol(self, text: str) -> None:
+        """
+        Send a ``primus::`` message, which bypasses the transforms.
+        """
+        self._send(text)
+
+    def heartbeat(self) -> None:
+        """
+        One tick of the server's heartbeat: end the spark if the last ping
+        went unanswered, else ping it.  Assign a function to this attribute
+        on a spark to change the policy, as Primus allows.
+        """
+        if not self.alive:
+            self.end(reconnect=True)
+            return
+        self.alive = False
+        self._connection.sendPrepared(self.primus._ping_message)
+
+    def end(self, data: Any = None, reconnect: bool = False) -> None:
+        """
+        Close the connection, after writing ``data`` unless it is ``None``.
+
+        Without ``reconnect`` the client is told the server closed it
+        (``primus::server::close``) and does not reconnect; with it, the
+        connection is simply closed and the client's reconnect strategy runs.
+        Ending an ended spark does nothing.
+        """
+        if self.ready_state == Spark.CLOSED:
+            return
+        if data is not None:
+            self.write(data)
+        if not reconnect:
+            self._send_protocol(SERVER_CLOSE)
+        self._closed(reconnect)
+
+    def _closed(self, reconnect: bool) -> None:
+        self._set_state(Spark.CLOSED)
+        try:
+            self._connection.close(reconnect)
+        except Exception:
+            self.log.failure("closing the connection of spark {spark} failed", spark=self.id)
+        self._stop_producer()
+        self.primus._spark_ended(self)
+        self._safely("end")
+
+    # -- the transport tells us -------------------------------------------
+
+    def connectionLost(self, reason: object = None) -> None:
+        """
+        The transport is gone: end without writing anything.
+        """
+        if self.ready_state != Spark.CLOSED:
+            self._closed(True)
+
+    def connectionFailed(self, error: Exception) -> None:
+        """
+        The transport reports an error: report it, then end (the close
+        message is only written if the transport can still take it).
+        """
+        if not isinstance(error, Exception):
+            error = PrimusError(str(error))
+        self._report(error)
+        self.end()
+
+    def pauseWriting(self) -> None:
+        """
+        The transport's buffer is full: ``write()`` now returns ``False`` and
+        a registered streaming producer is paused.
+        """
+        self._writing_paused = True
+        if self._producer is not None and not self._producer_paused:
+            self._producer_paused = True
+            if self._producer_streaming:
+                self._producer.pauseProducing()
+
+    def resumeWriting(self) -> None:
+        """
+        The transport's buffer has drained: resume the producer and emit
+        ``"drain"``.
+        """
+        if not self._writing_paused:
+            return
+        self._writing_paused = False
+        if self._producer is not None and self._producer_paused:
+            self._producer_paused = False
+            if self._producer_streaming:
+                self._producer.resumeProducing()
+            else:
+                self._schedule_pull()
+        self._safely("drain")
+
+    # -- IPushProducer: the client's messages ------------------------------
+
+    def pauseProducing(self) -> None:
+        """
+        Stop reading from the client until :meth:`resumeProducing`.
+        """
+        self._connection.pauseReading()
+
+    def resumeProducing(self) -> None:
+        """
+        Read from the client again.
+        """
+        self._connection.resumeReading()
+
+    def stopProducing(self) -> None:
+        """
+        The consumer of this spark's messages is gone: end the spark.
+        """
+        self.end()
+
+    # -- IConsumer: the application's producers ----------------------------
+
+    def registerProducer(self, producer: Any, streaming: bool) -> None:
+        """
+        Let ``producer`` write into this spark, paced by the transport.
+
+        :raises RuntimeError: when a producer is already registered.
+        """
+        if self._producer is not None:
+            raise RuntimeError(
+                f"Cannot register producer {producer!r}: {self._producer!r} is still registered"
+            )
+        if self.ready_state != Spark.OPEN:
+            producer.stopProducing()
+            return
+        self._producer = producer
+        self._producer_streaming = bool(streaming)
+        self._producer_paused = self._writing_paused
+        if streaming:
+            if self._producer_paused:
+                producer.pauseProducing()
+        elif not self._producer_paused:
+            self._schedule_pull()
+
+    def unregisterProducer(self) -> None:
+        """
+        Forget the registered producer.
+        """
+        self._producer = None
+        self._producer_paused = False
+        if self._pull_call is not None:
+            if self._pull_call.active():
+                self._pull_call.cancel()
+            self._pull_call = None
+
+    def _schedule_pull(self) -> None:
+        if self._pull_call is None:
+            self._pull_call = self.primus._reactor.callLater(0, self._pull)
+
+    def _pull(self) -> None:
+        """
+        Ask a pull producer for its next chunk, then again on the next turn
+        of the reactor while the transport keeps up.
+        """
+        self._pull_call = None
+        producer = self._producer
+        if producer is None or self._producer_paused or self._producer_streaming:
+            return
+        try:
+            producer.resumeProducing()
+        except Exception:
+            self.log.failure("producer {producer!r} failed", producer=producer)
+            self.unregisterProducer()
+            return
+        if self._producer is producer:
+            if self._writing_paused:
+                self._producer_paused = True
+            else:
+                self._schedule_pull()
+
+    def _stop_producer(self) -> None:
+        producer = self._producer
+        self.unregisterProducer()
+        if producer is not None:
+            try:
+                producer.stopProducing()
+            except Exception:
+                self.log.failure("stopping producer {producer!r} failed", producer=producer)

@@ -1,0 +1,69 @@
+"""
+Handing a twisted.web connection over to a WebSocket protocol.
+
+twisted.web parses the upgrade request; after that the TCP (or TLS)
+connection must belong to the WebSocket protocol.  Two things have to be
+undone for that to be clean (spec/twisted-notes.md §2.5):
+
+* the ``HTTPChannel`` registered itself as the transport's producer, so it
+  would be paused by a full send buffer and stop the transport reading —
+  inbound frames stalling while outbound is backed up — and a second
+  producer could not be registered;
+* the channel paused the transport while it served the request.
+
+:func:`take_over` swaps the protocol in, unregisters the channel, resumes
+reading, and replays the request (already parsed by twisted.web) to the new
+protocol, which parses its handshake from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.protocols.policies import ProtocolWrapper
+
+__all__ = ["take_over"]
+
+
+def _replayed_request(request: Any) -> bytes:
+    lines = [request.method + b" " + request.uri + b" HTTP/1.1"]
+    for name, values in request.requestHeaders.getAllRawHeaders():
+        lines.append(name + b": " + b", ".join(values))
+    head = b"\r\n".join(lines) + b"\r\n\r\n"
+    content = request.content
+    if content is not None:
+        content.seek(0)
+        head += content.read()
+    return head
+
+
+def take_over(request: Any, protocol: Any) -> bool:
+    """
+    Give the connection carrying ``request`` to ``protocol``.
+
+    :return: ``False`` when the connection is already gone (or is not one
+        that can be taken over, such as HTTP/2), ``True`` otherwise.
+    """
+    channel = request.channel
+    transport = getattr(channel, "transport", None)
+    if transport is None:
+        return False
+    leftover = b"".join(getattr(channel, "_dataBuffer", None) or ())
+
+    # The channel is no longer the transport's protocol, nor its producer.
+    network = getattr(channel, "_networkProducer", None)
+    channel.transport = None
+    if isinstance(transport, ProtocolWrapper):
+        transport.wrappedProtocol = protocol
+    elif isinstance(getattr(transport, "protocol", None), ProtocolWrapper):
+        transport.protocol.wrappedProtocol = protocol
+    else:
+        transport.protocol = protocol
+    transport.unregisterProducer()
+    if hasattr(channel, "setTimeout"):
+        channel.setTimeout(None)
+
+    protocol.makeConnection(transport)
+    (network if network is not None else transport).resumeProducing()
+    protocol.dataReceived(_replayed_request(request) + leftover)
+    return True

@@ -1,0 +1,212 @@
+# -*- test-case-name: tests.test_websockets -*-
+"""
+The ``websockets`` transformer, server side: Autobahn's WebSocket protocol
+under twisted.web.
+
+One Primus message is one WebSocket message.  The Autobahn protocol is the
+spark's :class:`~primus_tx.interfaces.IConnection`; it registers itself as
+the TCP transport's producer so that a full send buffer reaches the spark
+as ``pauseWriting`` and an emptied one as ``resumeWriting``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket.compress import (
+    PerMessageDeflateOffer,
+    PerMessageDeflateOfferAccept,
+)
+from twisted.internet.interfaces import IPushProducer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from primus_tx._errors import PrimusError
+from primus_tx._http import headers_of, peer_of
+from primus_tx.interfaces import IConnection
+from primus_tx.transformers._takeover import take_over
+
+if TYPE_CHECKING:
+    from primus_tx.server import Primus
+
+__all__ = ["WebSocketsServer"]
+
+_OPEN = WebSocketServerProtocol.STATE_OPEN
+
+
+class PayloadTooLarge(PrimusError):
+    """
+    A client sent a message larger than ``max_length``; the connection was
+    closed with 1009.
+    """
+
+
+@implementer(IConnection, IPushProducer)
+class PrimusWebSocketProtocol(WebSocketServerProtocol):
+    """
+    One WebSocket connection of a spark.
+    """
+
+    log = Logger()
+    spark: Any = None
+    http_request: Any = None
+
+    # -- Autobahn callbacks -------------------------------------------------
+
+    def onOpen(self) -> None:
+        # Our pause/resume, not the HTTP channel's (see _takeover).
+        transport = self.transport
+        transport.registerProducer(self, True)
+        request = self.http_request
+        primus = self.factory.primus
+        self.spark = primus._connect(
+            self,
+            headers=headers_of(request),
+            query=request.query,
+            peer=peer_of(request),
+            request=request,
+            socket=self,
+        )
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        spark = self.spark
+        if spark is not None:
+            spark.messageReceived(payload if isBinary else payload.decode("utf-8"))
+
+    def onPing(self, payload: bytes) -> None:
+        super().onPing(payload)
+        if self.spark is not None:
+            self.spark.pingReceived()
+
+    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
+        spark, self.spark = self.spark, None
+        if spark is None:
+            return
+        if self.wasMaxMessagePayloadSizeExceeded or self.wasMaxFramePayloadSizeExceeded:
+            spark.connectionFailed(PayloadTooLarge("Max payload size exceeded"))
+        else:
+            spark.connectionLost(reason)
+
+    # -- IConnection --------------------------------------------------------
+
+    def send(self, message: str | bytes) -> None:
+        if self.state == _OPEN:
+            if type(message) is str:
+                self.sendMessage(message.encode("utf-8"), False)
+            else:
+                self.sendMessage(message, True)
+
+    def sendPrepared(self, prepared: Any) -> None:
+        if self.state == _OPEN:
+            self.sendPreparedMessage(prepared)
+
+    def close(self, reconnect: bool) -> None:
+        if self.state == _OPEN:
+            # No status code: the peer sees 1005, as with Node Primus.
+            self.sendClose()
+
+    def pauseReading(self) -> None:
+        if self.transport is not None:
+            self.transport.pauseProducing()
+
+    def resumeReading(self) -> None:
+        if self.transport is not None:
+            self.transport.resumeProducing()
+
+    def bufferedAmount(self) -> int:
+        transport = self.transport
+        if transport is None:
+            return 0
+        pending = getattr(transport, "_tempDataLen", 0)
+        data = getattr(transport, "dataBuffer", b"")
+        offset = getattr(transport, "offset", 0)
+        return int(pending) + len(data) - int(offset)
+
+    # -- IPushProducer, towards the TCP transport ---------------------------
+
+    def pauseProducing(self) -> None:
+        if self.spark is not None:
+            self.spark.pauseWriting()
+
+    def resumeProducing(self) -> None:
+        if self.spark is not None:
+            self.spark.resumeWriting()
+
+    def stopProducing(self) -> None:
+        """
+        The transport is going away; ``onClose`` tells the spark.
+        """
+
+
+def _accept_deflate(offers: list[Any]) -> Optional[PerMessageDeflateOfferAccept]:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+class WebSocketsServer:
+    """
+    The server side of the ``websockets`` transformer for one Primus.
+
+    ``transport`` options are Autobahn protocol options
+    (``setProtocolOptions``), e.g. ``{"autoPingInterval": 20}``; they win
+    over what Primus sets.
+    """
+
+    def __init__(self, primus: Primus) -> None:
+        self.primus = primus
+        factory = WebSocketServerFactory()
+        factory.protocol = PrimusWebSocketProtocol
+        factory.primus = primus
+        options: dict[str, Any] = {
+            "maxMessagePayloadSize": primus.max_length,
+            "maxFramePayloadSize": primus.max_length,
+            "webStatus": False,
+            "openHandshakeTimeout": 10,
+            "closeHandshakeTimeout": 1,
+            "failByDrop": False,
+        }
+        if primus.options["compression"]:
+            options["perMessageCompressionAccept"] = _accept_deflate
+        transport = dict(primus.options["transport"] or {})
+        options.update(transport)
+        try:
+            factory.setProtocolOptions(**options)
+        except TypeError as error:
+            raise PrimusError(f"Unknown websockets transport option: {error}") from None
+        self.factory = factory
+
+    def upgrade(self, request: Any) -> None:
+        """
+        A WebSocket upgrade that passed the middleware.
+        """
+        protocol = self.factory.buildProtocol(request.getClientAddress())
+        protocol.http_request = request
+        if not take_over(request, protocol):
+            protocol.http_request = None
+
+    def request(self, request: Any) -> None:
+        """
+        A plain HTTP request: this transformer only speaks WebSocket.
+        """
+        body = b"Upgrade Required"
+        request.setResponseCode(426)
+        request.setHeader(b"content-type", b"text/plain")
+        request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+        request.write(body)
+        request.finish()
+
+    def prepare(self, message: str | bytes) -> Any:
+        """
+        Frame ``message`` once for a broadcast.
+        """
+        if type(message) is str:
+            return self.factory.prepareMessage(message.encode("utf-8"), False)
+        return self.factory.prepareMessage(message, True)
+
+    def close(self) -> None:
+        """
+        Nothing to release: the sparks have been ended by Primus.
+        """
