@@ -38,7 +38,6 @@ async def _listen(
     except BaseException:
         await primus.destroy()
         raise
-    primus.site = site
     return primus
 
 

@@ -28,8 +28,9 @@ def _published(interface: InterfaceClass) -> dict[str, Any]:
     from twisted.plugin import getPlugins
 
     found: dict[str, Any] = {}
+    candidate: Any
     try:
-        for candidate in getPlugins(interface):
+        for candidate in getPlugins(interface):  # type: ignore[arg-type]
             name = getattr(candidate, "name", None)
             if isinstance(name, str) and name:
                 found.setdefault(name.lower(), candidate)

@@ -173,6 +173,8 @@ class Primus(EventEmitter):
         self._ping_message: Any = None
         self.resource: PrimusResource = PrimusResource(self)
         self._site: Optional[Site] = None
+        #: The site Primus is attached to (or made by create_server), if any.
+        self.site: Optional[Site] = site if isinstance(site, Site) else None
         self._site_root: Optional[SiteRoot] = None
         if site is not None:
             self._attach(site)
@@ -561,7 +563,7 @@ class Primus(EventEmitter):
             handle.write(self.library())
 
     @property
-    def Socket(self) -> type:  # noqa: N802 - Primus's name
+    def Socket(self) -> type:
         """
         A Python client class configured like this server.
         """

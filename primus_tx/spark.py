@@ -30,7 +30,7 @@ from zope.interface import implementer
 
 from primus_tx._address import Address, forwarded
 from primus_tx._errors import ParserError, PrimusError
-from primus_tx._events import EventEmitter, as_deferred
+from primus_tx._events import EventEmitter
 from primus_tx._query import QueryValue
 from primus_tx._transforms import DROPPED, Packet, run_transforms
 from primus_tx.interfaces import IConnection, IConnectionHandler
@@ -134,7 +134,7 @@ class Spark(EventEmitter):
         return self._address
 
     @property
-    def readyState(self) -> int:  # noqa: N802 - Primus's spelling, for migrants
+    def readyState(self) -> int:
         """
         Alias of :attr:`ready_state`.
         """
@@ -292,7 +292,7 @@ class Spark(EventEmitter):
 
     # -- outgoing ---------------------------------------------------------
 
-    def write(self, data: Any) -> bool:
+    def write(self, data: Any) -> bool:  # type: ignore[override]
         """
         Send ``data`` to the client through the outgoing transforms and the
         parser.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
-from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from primus_tx._errors import PrimusError
 from primus_tx._lookup import find_named
 from primus_tx.interfaces import INamedParser, IParser
 

@@ -27,7 +27,7 @@ from primus_tx.interfaces import INamedParser
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - PyPy and platforms without wheels
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 __all__ = ["JSONParser", "decode", "encode", "parser"]
 

@@ -56,7 +56,7 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
 
     def onOpen(self) -> None:
         # Our pause/resume, not the HTTP channel's (see _takeover).
-        transport = self.transport
+        transport: Any = self.transport
         transport.registerProducer(self, True)
         request = self.http_request
         primus = self.factory.primus
@@ -107,12 +107,14 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
             self.sendClose()
 
     def pauseReading(self) -> None:
-        if self.transport is not None:
-            self.transport.pauseProducing()
+        transport: Any = self.transport
+        if transport is not None:
+            transport.pauseProducing()
 
     def resumeReading(self) -> None:
-        if self.transport is not None:
-            self.transport.resumeProducing()
+        transport: Any = self.transport
+        if transport is not None:
+            transport.resumeProducing()
 
     def bufferedAmount(self) -> int:
         transport = self.transport
@@ -157,7 +159,7 @@ class WebSocketsServer:
 
     def __init__(self, primus: Primus) -> None:
         self.primus = primus
-        factory = WebSocketServerFactory()
+        factory: Any = WebSocketServerFactory()
         factory.protocol = PrimusWebSocketProtocol
         factory.primus = primus
         options: dict[str, Any] = {
@@ -182,7 +184,7 @@ class WebSocketsServer:
         """
         A WebSocket upgrade that passed the middleware.
         """
-        protocol = self.factory.buildProtocol(request.getClientAddress())
+        protocol: Any = self.factory.buildProtocol(request.getClientAddress())
         protocol.http_request = request
         if not take_over(request, protocol):
             protocol.http_request = None
@@ -202,7 +204,7 @@ class WebSocketsServer:
         """
         Frame ``message`` once for a broadcast.
         """
-        if type(message) is str:
+        if isinstance(message, str):
             return self.factory.prepareMessage(message.encode("utf-8"), False)
         return self.factory.prepareMessage(message, True)
 
