@@ -1,0 +1,196 @@
+"""
+Child processes for the runner: the servers under test, the Node load
+generators, and what ``/proc`` says about them (CPU seconds, RSS, open
+file descriptors) — psutil-free, Linux only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+SERVERS_DIR = os.path.join(HERE, "servers")
+LOADGEN = os.path.join(HERE, "loadgen", "loadgen.js")
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+# name -> (command, protocol the load generator speaks to it)
+SERVERS: dict[str, tuple[list[str], str]] = {
+    "primus-tx": ([sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py")], "primus"),
+    "autobahn": ([sys.executable, os.path.join(SERVERS_DIR, "autobahn_echo.py")], "raw"),
+    "node-primus": (["node", os.path.join(SERVERS_DIR, "node_primus_echo.js")], "primus"),
+    "socketio": ([sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py")], "socketio"),
+}
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None and os.path.isdir(
+        os.path.join(ROOT, "tests", "js", "node_modules", "primus")
+    )
+
+
+def _read_line(stream: Any, deadline: float) -> str:
+    """
+    One line from a child's stdout, or ``TimeoutError`` at ``deadline``.
+    """
+    fd = stream.fileno()
+    buf = b""
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("child process did not answer in time")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1)
+            if not chunk:
+                raise EOFError("child process closed its stdout")
+            buf += chunk
+    return buf.decode()
+
+
+class ProcStat:
+    """
+    ``/proc/<pid>`` readings of one process (all its threads).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu(self) -> float:
+        """
+        User + system CPU seconds used so far.
+        """
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+
+    def rss(self) -> int:
+        """
+        Resident set size in bytes.
+        """
+        with open(f"/proc/{self.pid}/statm") as f:
+            return int(f.read().split()[1]) * _PAGE
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+
+class Server:
+    """
+    One server under test in its own process, listening on 127.0.0.1.
+    """
+
+    def __init__(self, name: str, ping: float = 30.0) -> None:
+        command, self.proto = SERVERS[name]
+        self.name = name
+        self.proc = subprocess.Popen(
+            command + ["--port", "0", "--ping", str(ping)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        self.stat = ProcStat(self.proc.pid)
+        try:
+            line = _read_line(self.proc.stdout, time.monotonic() + 30)
+        except BaseException:
+            self.stop()
+            raise
+        if not line.startswith("PORT "):
+            self.stop()
+            raise RuntimeError(f"{name} did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.url = f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LoadGen:
+    """
+    One Node load-generator process and its line protocol.
+    """
+
+    def __init__(self, server: Server, progress: Callable[[str], None]) -> None:
+        config = json.dumps({"url": server.url, "proto": server.proto})
+        self.proc = subprocess.Popen(
+            ["node", LOADGEN, config],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        self.progress = progress
+        self.stat = ProcStat(self.proc.pid)
+
+    def send(self, **command: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(command) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def read(self, timeout: float, on_mark: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+        """
+        The next reply, passing progress lines to the progress printer and
+        ``mark`` lines to ``on_mark``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            message = json.loads(_read_line(self.proc.stdout, deadline))
+            if "progress" in message:
+                self.progress(message["progress"])
+            elif "mark" in message:
+                if on_mark is not None:
+                    on_mark(message["mark"])
+            else:
+                return message
+
+    def call(self, timeout: float = 120, on_mark: Optional[Callable[[str], None]] = None,
+             **command: Any) -> dict[str, Any]:
+        self.send(**command)
+        reply = self.read(timeout, on_mark)
+        if not reply.get("ok", False) and "armed" not in reply:
+            raise RuntimeError(f"load generator failed: {reply}")
+        return reply
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send(cmd="exit")
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def __enter__(self) -> LoadGen:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,263 @@
+// The load generator: Node.js with the `ws` client (tests/js/node_modules),
+// driven by JSON commands, one per line, on stdin; one JSON reply per
+// command on stdout (lines starting {"progress": ...} are progress reports).
+// Every reply carries the CPU this process used during the command
+// (process.cpuUsage), so the runner can show the generator is not the
+// bottleneck.  Timestamps are process.hrtime (CLOCK_MONOTONIC), which is
+// shared by every process on the machine, so several generators can time
+// one broadcast together.
+//
+// Protocols ("proto"):
+//   primus  - Primus 8 websockets: JSON texts; answers "primus::ping::<t>"
+//             with "primus::pong::<t>".
+//   raw     - one JSON text per WebSocket message, nothing else.
+//   socketio- Engine.IO 4 / Socket.IO 5 over a raw WebSocket: "0{..}" open,
+//             "40" namespace connect, "2"/"3" ping/pong, '42["message",x]'.
+'use strict';
+
+const path = require('path');
+const readline = require('readline');
+const WebSocket = require(path.join(__dirname, '..', '..', 'tests', 'js', 'node_modules', 'ws'));
+
+const conns = [];          // open client connections, in order of opening
+let connectFailures = 0;
+let handler = null;       // the current command's message hook: (conn, text) => void
+
+function now() { return process.hrtime.bigint(); }
+function ns2ms(ns) { return Number(ns) / 1e6; }
+function reply(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
+function progress(text) { reply({ progress: text }); }
+
+// -- latency histogram: 1 % wide log buckets in microseconds; mergeable ------
+const LOG_STEP = Math.log(1.01);
+function histogram() { return new Map(); }
+function record(h, micros) {
+  const b = micros < 1 ? 0 : Math.floor(Math.log(micros) / LOG_STEP);
+  h.set(b, (h.get(b) || 0) + 1);
+}
+function histJSON(h) { return Object.fromEntries(h); }
+
+// -- protocol adapters --------------------------------------------------------
+function makeUrl(cfg) {
+  if (cfg.proto === 'primus') return cfg.url + '/primus?_primuscb=' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 8);
+  if (cfg.proto === 'socketio') return cfg.url + '/socket.io/?EIO=4&transport=websocket';
+  return cfg.url + '/';
+}
+function frame(cfg, json) {
+  return cfg.proto === 'socketio' ? '42["message",' + json + ']' : json;
+}
+
+// Open one connection; resolves with the conn once it can carry data.
+function open(cfg, keep) {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(makeUrl(cfg), { perMessageDeflate: false, handshakeTimeout: 30000 });
+    const conn = { ws, ready: false, closed: false, sentAt: 0n, expect: 0 };
+    let settled = false;
+    const done = (ok) => { if (!settled) { settled = true; resolve(ok ? conn : null); } };
+    ws.on('open', () => {
+      if (cfg.proto !== 'socketio') { conn.ready = true; done(true); }
+    });
+    ws.on('message', (buf) => {
+      const text = buf.toString();
+      if (cfg.proto === 'primus') {
+        if (text.charCodeAt(0) === 34 && text.startsWith('"primus::ping::')) {
+          ws.send('"primus::pong::' + text.slice(15));
+          return;
+        }
+      } else if (cfg.proto === 'socketio') {
+        const c = text.charCodeAt(0);
+        if (c === 50) { ws.send('3'); return; }                 // "2" ping
+        if (c === 48) { ws.send('40'); return; }                // "0{...}" EIO open
+        if (text.startsWith('40')) { conn.ready = true; done(true); return; }
+        if (!text.startsWith('42')) return;
+      }
+      if (handler !== null) handler(conn, text);
+    });
+    ws.on('error', () => { done(false); });
+    ws.on('close', () => {
+      conn.closed = true;
+      done(false);
+      if (keep) { const i = conns.indexOf(conn); if (i >= 0) conns.splice(i, 1); }
+      if (conn.onclose) conn.onclose();
+    });
+  });
+}
+
+async function connect(cfg, n, concurrency) {
+  const started = now();
+  let opened = 0, failed = 0, next = 0, lastReport = 0;
+  async function worker() {
+    while (next < n) {
+      next += 1;
+      const conn = await open(cfg, true);
+      if (conn) { conns.push(conn); opened += 1; } else { failed += 1; }
+      const t = Date.now();
+      if (t - lastReport > 500) { lastReport = t; progress(`connecting ${opened + failed}/${n}`); }
+    }
+  }
+  const workers = [];
+  for (let i = 0; i < Math.min(concurrency, n); i++) workers.push(worker());
+  await Promise.all(workers);
+  connectFailures += failed;
+  return { opened, failed, open: conns.length, seconds: ns2ms(now() - started) / 1000 };
+}
+
+function payload(size) {
+  // {"p":"xxx..."} whose JSON text is exactly `size` bytes.
+  const overhead = '{"p":""}'.length;
+  return JSON.stringify({ p: 'x'.repeat(Math.max(0, size - overhead)) });
+}
+
+// Closed loop: each connection sends its next message when the echo of the
+// previous one arrives.  Counts only what completes inside the window.
+function echo(cfg, cmd) {
+  return new Promise((resolve) => {
+    const active = conns.slice(0, cmd.conns).filter((c) => !c.closed);
+    const text = frame(cfg, payload(cmd.size));
+    const expectLength = text.length;
+    const h = histogram();
+    let measuring = false, count = 0, bad = 0, stopped = false;
+    handler = (conn, data) => {
+      const t = now();
+      if (measuring) {
+        if (data.length !== expectLength) bad += 1;
+        count += 1;
+        record(h, Number(t - conn.sentAt) / 1000);
+      }
+      if (!stopped) { conn.sentAt = t; conn.ws.send(text); }
+    };
+    for (const c of active) { c.sentAt = now(); c.ws.send(text); }
+    let cpu0, t0;
+    setTimeout(() => {
+      measuring = true; cpu0 = process.cpuUsage(); t0 = now();
+      reply({ mark: 'start' });
+      const tick = setInterval(() => progress(`echo ${cmd.conns}x${cmd.size}B: ${count} msgs`), 1000);
+      setTimeout(() => {
+        clearInterval(tick);
+        const elapsed = Number(now() - t0) / 1e9;
+        const cpu = process.cpuUsage(cpu0);
+        measuring = false; stopped = true;
+        reply({ mark: 'stop' });
+        // let the in-flight echoes come home before the next command
+        setTimeout(() => {
+          handler = null;
+          resolve({
+            conns: active.length, size: cmd.size, messages: count, seconds: elapsed,
+            rate: count / elapsed, bad, hist: histJSON(h),
+            loadgen_cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
+          });
+        }, 300);
+      }, cmd.duration * 1000);
+    }, cmd.warmup * 1000);
+  });
+}
+
+// One broadcast: conns[0] asks the server to write {"id": n, "p": ...} to
+// everyone; every connection timestamps its copy.  The runner takes the
+// latest arrival across generators minus the send time.
+function broadcast(cfg, cmd) {
+  return new Promise((resolve) => {
+    const marker = '"i":' + cmd.id + ',';
+    let pending = conns.length, last = 0n, received = 0;
+    const sentAt = now();
+    const timer = setTimeout(finish, cmd.timeout * 1000);
+    function finish() {
+      clearTimeout(timer);
+      handler = null;
+      resolve({ received, expected: conns.length, sent_ns: sentAt.toString(), last_ns: last.toString() });
+    }
+    handler = (conn, data) => {
+      if (data.indexOf(marker) < 0) return;
+      last = now(); received += 1; pending -= 1;
+      if (pending === 0) finish();
+    };
+    if (!cmd.trigger) reply({ armed: true });
+    else {
+      const body = JSON.stringify({ broadcast: { i: cmd.id, p: 'x'.repeat(Math.max(0, cmd.size - 20)) } });
+      conns[0].ws.send(frame(cfg, body));
+    }
+    if (pending === 0) finish();
+  });
+}
+
+// Churn: `concurrency` loops of connect, open, one echo, close.
+async function churn(cfg, cmd) {
+  const text = frame(cfg, payload(64));
+  let cycles = 0, errors = 0;
+  const deadline = Date.now() + cmd.duration * 1000;
+  const cpu0 = process.cpuUsage(), t0 = now();
+  async function loop() {
+    while (Date.now() < deadline) {
+      const conn = await open(cfg, false);
+      if (!conn) { errors += 1; continue; }
+      const ok = await new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), 10000);
+        conn.onEcho = () => { clearTimeout(timer); resolve(true); };
+        conn.onclose = () => { clearTimeout(timer); resolve(false); };
+        conn.ws.send(text);
+      });
+      await new Promise((resolve) => {
+        if (conn.closed) { resolve(); return; }
+        conn.onclose = resolve;
+        conn.ws.close();
+      });
+      if (ok) cycles += 1; else errors += 1;
+    }
+  }
+  handler = (conn) => { if (conn.onEcho) { const f = conn.onEcho; conn.onEcho = null; f(); } };
+  const tick = setInterval(() => progress(`churn: ${cycles} cycles`), 1000);
+  const loops = [];
+  for (let i = 0; i < cmd.concurrency; i++) loops.push(loop());
+  await Promise.all(loops);
+  clearInterval(tick);
+  handler = null;
+  const elapsed = Number(now() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { cycles, errors, seconds: elapsed, rate: cycles / elapsed, loadgen_cpu: (cpu.user + cpu.system) / 1e6 / elapsed };
+}
+
+async function closeAll() {
+  const all = conns.splice(0, conns.length);
+  await Promise.all(all.map((c) => new Promise((resolve) => {
+    if (c.closed) { resolve(); return; }
+    const timer = setTimeout(() => { c.ws.terminate(); resolve(); }, 5000);
+    c.onclose = () => { clearTimeout(timer); resolve(); };
+    c.ws.close();
+  })));
+  return { closed: all.length };
+}
+
+async function idle(cmd) {
+  // Stay connected, answering heartbeats, for `seconds`.
+  const cpu0 = process.cpuUsage(), t0 = now();
+  await new Promise((r) => setTimeout(r, cmd.seconds * 1000));
+  const elapsed = Number(now() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  return { open: conns.length, seconds: elapsed, loadgen_cpu: (cpu.user + cpu.system) / 1e6 / elapsed };
+}
+
+async function main() {
+  const cfg = JSON.parse(process.argv[2]);
+  const lines = readline.createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    const cmd = JSON.parse(line);
+    let result;
+    try {
+      if (cmd.cmd === 'connect') result = await connect(cfg, cmd.n, cmd.concurrency || 100);
+      else if (cmd.cmd === 'echo') result = await echo(cfg, cmd);
+      else if (cmd.cmd === 'broadcast') result = await broadcast(cfg, cmd);
+      else if (cmd.cmd === 'churn') result = await churn(cfg, cmd);
+      else if (cmd.cmd === 'close') result = await closeAll();
+      else if (cmd.cmd === 'idle') result = await idle(cmd);
+      else if (cmd.cmd === 'exit') { reply({ ok: true }); process.exit(0); }
+      else result = { error: 'unknown command ' + cmd.cmd };
+    } catch (err) {
+      result = { error: String(err && err.stack || err) };
+    }
+    reply(Object.assign({ ok: !result.error }, result));
+  }
+  process.exit(0);
+}
+
+main();

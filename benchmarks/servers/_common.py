@@ -1,0 +1,43 @@
+"""
+What every Python server script needs: a raised fd limit and the
+``PORT <n>`` handshake line the runner waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+
+
+def raise_fd_limit() -> int:
+    """
+    Lift the soft fd limit to the hard one, because the 10,000-connection
+    scenarios need more descriptors than the usual soft limit of 1,024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft
+        return hard
+    return soft
+
+
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--ping", type=float, default=30.0, help="heartbeat interval, seconds")
+    parser.add_argument("--backlog", type=int, default=4096)
+    return parser.parse_args()
+
+
+def announce(port: int) -> None:
+    """
+    Tell the runner where we listen; it reads stdout line by line.
+    """
+    sys.stdout.write(f"PORT {port}\n")
+    sys.stdout.flush()

@@ -1,0 +1,51 @@
+"""
+primus-tx under test: a Primus on a plain twisted.web Site, websockets
+transformer, JSON parser, and the echo application
+``spark.on("data", spark.write)``.
+
+A message ``{"broadcast": x}`` is written to every spark instead (S3).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import announce, arguments, raise_fd_limit  # noqa: E402
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
+    raise_fd_limit()
+    from twisted.internet import reactor
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    from primus_tx import Primus
+
+    site = Site(Resource())
+    site.displayTracebacks = False
+    primus = Primus(site, ping_interval=args.ping, reactor=reactor)
+
+    def connection(spark: Any) -> None:
+        write = spark.write
+
+        def data(message: Any) -> None:
+            if type(message) is dict and "broadcast" in message:
+                primus.write(message["broadcast"])
+            else:
+                write(message)
+
+        spark.on("data", data)
+
+    primus.on("connection", connection)
+    port = reactor.listenTCP(args.port, site, backlog=args.backlog, interface="127.0.0.1")
+    announce(port.getHost().port)
+    reactor.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""
+python-socketio on aiohttp, the Python real-time server users compare us
+with: the event ``"message"`` is emitted back to its sender.  Its own
+Engine.IO heartbeat runs with ``ping_interval`` = ``--ping``.
+
+A message ``{"broadcast": x}`` is emitted to everyone instead (S3).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import announce, arguments, raise_fd_limit  # noqa: E402
+
+
+def main() -> None:
+    args = arguments(__doc__ or "")
+    raise_fd_limit()
+    import asyncio
+
+    import socketio
+    from aiohttp import web
+
+    ping = args.ping if args.ping > 0 else 1e6
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        ping_interval=ping,
+        ping_timeout=max(ping, 20),
+        max_http_buffer_size=10_000_000,
+    )
+    app = web.Application()
+    sio.attach(app)
+
+    @sio.on("message")
+    async def message(sid: str, data: Any) -> None:
+        if type(data) is dict and "broadcast" in data:
+            await sio.emit("message", data["broadcast"])
+        else:
+            await sio.emit("message", data, to=sid)
+
+    async def serve() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=args.backlog)
+        await site.start()
+        server = site._server
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        announce(port)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()
