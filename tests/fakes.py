@@ -268,7 +268,7 @@ def connect(
 
 
 class _Request(DummyRequest):
-    def isSecure(self) -> bool:  # noqa: N802 - twisted.web's name
+    def isSecure(self) -> bool:
         return bool(getattr(self, "_secure", False))
 
 
