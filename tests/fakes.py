@@ -97,6 +97,9 @@ class FakeConnection:
         self.read_resumes = 0
         self.buffered = 0
         self.spark: Any = None
+        #: called with each message after it is recorded (to play a
+        #: transport whose buffer fills up at a given point)
+        self.on_send: Any = None
 
     # IConnection
 
@@ -105,6 +108,8 @@ class FakeConnection:
             raise AssertionError(f"send({message!r}) after close")
         self.sent.append(message)
         self.log.append(("send", message))
+        if self.on_send is not None:
+            self.on_send(message)
 
     def sendPrepared(self, prepared: Any) -> None:
         if self.closes:
