@@ -17,7 +17,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import announce, arguments, raise_fd_limit  # noqa: E402
+from _common import announce, arguments, raise_fd_limit
 
 
 def main() -> None:
@@ -32,13 +32,13 @@ def main() -> None:
     clients: set[Any] = set()
 
     class Echo(WebSocketServerProtocol):
-        def onOpen(self) -> None:  # noqa: N802
+        def onOpen(self) -> None:
             clients.add(self)
 
-        def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:  # noqa: N802, N803
+        def onClose(self, wasClean: bool, code: Any, reason: Any) -> None:
             clients.discard(self)
 
-        def onMessage(self, payload: bytes, isBinary: bool) -> None:  # noqa: N802, N803
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:
             value = loads(payload)
             if type(value) is dict and "broadcast" in value:
                 prepared = self.factory.prepareMessage(dumps(value["broadcast"]), False)

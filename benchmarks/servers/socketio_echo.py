@@ -14,7 +14,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import announce, arguments, raise_fd_limit  # noqa: E402
+from _common import announce, arguments, raise_fd_limit
 
 
 def main() -> None:

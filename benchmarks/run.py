@@ -1,0 +1,386 @@
+"""
+The benchmark runner: ``python -m benchmarks [--quick] [--scenarios S1,S2]``.
+
+Each scenario starts every server under test and its load generator in
+the same run, round after round (the server order is shuffled each round),
+and reports medians over the rounds plus per-round ratios against
+primus-tx.  Results print as a table and go to ``benchmarks/results/``
+as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import sys
+import time
+from typing import Any, Callable, Optional
+
+from benchmarks._procs import HERE, SERVERS, LoadGen, Server, node_available
+from benchmarks._stats import median, merge, percentile_ms, ratio, slope
+
+SUBJECT = "primus-tx"
+
+
+class Progress:
+    """
+    One self-overwriting status line on stderr for long runs.
+    """
+
+    def __init__(self) -> None:
+        self.prefix = ""
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+
+    def __call__(self, text: str) -> None:
+        line = f"[{time.monotonic() - self.started:6.1f}s] {self.prefix} {text}"
+        if self.tty:
+            sys.stderr.write("\r\x1b[K" + line[:150])
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+# -- scenarios -----------------------------------------------------------------
+
+
+def s1_echo(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S1: closed-loop echo over 50 and 500 connections, 64 B and 1 KB JSON.
+    """
+    rows = []
+    with Server(name) as server, LoadGen(server, progress) as gen:
+        gen.call(cmd="connect", n=max(cfg["s1_conns"]), timeout=120)
+        for conns in cfg["s1_conns"]:
+            for size in cfg["s1_sizes"]:
+                progress(f"echo {conns} x {size} B")
+                marks: dict[str, tuple[float, float]] = {}
+
+                def mark(which: str, marks: dict[str, tuple[float, float]] = marks) -> None:
+                    marks[which] = (server.stat.cpu(), time.monotonic())
+
+                result = gen.call(
+                    cmd="echo", conns=conns, size=size, warmup=cfg["warmup"],
+                    duration=cfg["duration"], on_mark=mark, timeout=cfg["duration"] + 60,
+                )
+                hist = merge([result.pop("hist")])
+                cpu = marks["stop"][0] - marks["start"][0]
+                wall = marks["stop"][1] - marks["start"][1]
+                rows.append({
+                    "conns": conns, "size": size, "rate": result["rate"],
+                    "p50_ms": percentile_ms(hist, 0.5), "p99_ms": percentile_ms(hist, 0.99),
+                    "server_cpu": cpu / wall,
+                    "per_cpu_s": result["messages"] / cpu if cpu else None,
+                    "loadgen_cpu": result["loadgen_cpu"], "bad": result["bad"],
+                    "open": result["conns"],
+                })
+    return rows
+
+
+def _settle(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def s2_memory(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S2: RSS slope per idle connection, heartbeats running and answered.
+    """
+    points = []
+    with Server(name, ping=cfg["s2_ping"]) as server, LoadGen(server, progress) as gen:
+        rss0 = server.stat.rss()
+        total = 0
+        for target in cfg["s2_steps"]:
+            reply = gen.call(cmd="connect", n=target - total, concurrency=200, timeout=300)
+            total = reply["open"]
+            gen.call(cmd="idle", seconds=cfg["s2_idle"], timeout=cfg["s2_idle"] + 30)
+            points.append((total, server.stat.rss()))
+            progress(f"{total} idle: RSS {points[-1][1] / 2**20:.1f} MiB")
+        gen.call(cmd="close", timeout=120)
+    per_conn = slope([p[0] for p in points], [p[1] for p in points])
+    return [{
+        "bytes_per_conn": per_conn, "points": points, "rss_empty": rss0,
+        "open": points[-1][0] if points else 0,
+    }]
+
+
+def s3_broadcast(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S3: one broadcast to N sparks: time to the last arrival, server CPU per
+    delivery.
+    """
+    rows = []
+    with Server(name) as server, LoadGen(server, progress) as gen:
+        total = 0
+        for target in cfg["s3_steps"]:
+            reply = gen.call(cmd="connect", n=target - total, concurrency=200, timeout=300)
+            total = reply["open"]
+            times = []
+            cpu = 0.0
+            delivered = 0
+            for i in range(cfg["s3_repeats"]):
+                before = server.stat.cpu()
+                result = gen.call(cmd="broadcast", id=1000 * target + i, trigger=True,
+                                  size=64, timeout=60)
+                cpu += server.stat.cpu() - before
+                delivered += result["received"]
+                if result["received"] == result["expected"]:
+                    times.append((int(result["last_ns"]) - int(result["sent_ns"])) / 1e6)
+                _settle(0.2)
+            progress(f"broadcast to {total}: {median(times)} ms")
+            rows.append({
+                "sparks": total, "last_ms": median(times),
+                "cpu_us_per_delivery": 1e6 * cpu / delivered if delivered else None,
+                "complete": len(times), "repeats": cfg["s3_repeats"],
+            })
+        gen.call(cmd="close", timeout=120)
+    return rows
+
+
+def s4_churn(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S4: connect, open, one echo, close, in ``s4_concurrency`` loops; RSS
+    and fds before, after one period and after a second.
+    """
+    with Server(name) as server, LoadGen(server, progress) as gen:
+        _settle(0.5)
+        rss_before, fds_before = server.stat.rss(), server.stat.fds()
+        periods = []
+        for _ in range(2):
+            result = gen.call(cmd="churn", concurrency=cfg["s4_concurrency"],
+                              duration=cfg["s4_duration"], timeout=cfg["s4_duration"] + 60)
+            _settle(cfg["s4_settle"])
+            periods.append((result, server.stat.rss(), server.stat.fds()))
+    (first, rss1, fds1), (second, rss2, fds2) = periods
+    return [{
+        "rate": median([first["rate"], second["rate"]]),
+        "errors": first["errors"] + second["errors"],
+        "rss_before": rss_before, "rss_after_1": rss1, "rss_after_2": rss2,
+        "rss_growth_2nd": rss2 - rss1,
+        "fds_before": fds_before, "fds_after_1": fds1, "fds_after_2": fds2,
+        "loadgen_cpu": max(first["loadgen_cpu"], second["loadgen_cpu"]),
+    }]
+
+
+def s5_heartbeat(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S5: CPU of the heartbeat at N idle connections.  The sweep runs every
+    ``s5_fast`` seconds against a twin server with heartbeats off; the
+    difference per sweep, divided by 30 s, is the share of a core the
+    default interval costs.
+    """
+    cpu = {}
+    for ping in (0.0, cfg["s5_fast"]):
+        with Server(name, ping=ping) as server, LoadGen(server, progress) as gen:
+            gen.call(cmd="connect", n=cfg["s5_conns"], concurrency=200, timeout=300)
+            _settle(1.0)
+            before = server.stat.cpu()
+            start = time.monotonic()
+            gen.call(cmd="idle", seconds=cfg["s5_window"], timeout=cfg["s5_window"] + 30)
+            cpu[ping] = (server.stat.cpu() - before) / (time.monotonic() - start)
+            progress(f"ping {ping}s: {100 * cpu[ping]:.2f}% of a core")
+            gen.call(cmd="close", timeout=120)
+    per_sweep = (cpu[cfg["s5_fast"]] - cpu[0.0]) * cfg["s5_fast"]
+    return [{
+        "conns": cfg["s5_conns"], "idle_cpu": cpu[0.0], "fast_cpu": cpu[cfg["s5_fast"]],
+        "cpu_ms_per_sweep": 1000 * per_sweep, "core_share_at_30s": per_sweep / 30.0,
+    }]
+
+
+SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]] = {
+    "S1": (s1_echo, ("primus-tx", "autobahn", "node-primus", "socketio")),
+    "S2": (s2_memory, ("primus-tx", "autobahn", "node-primus", "socketio")),
+    "S3": (s3_broadcast, ("primus-tx", "autobahn", "node-primus", "socketio")),
+    "S4": (s4_churn, ("primus-tx", "autobahn", "node-primus", "socketio")),
+    "S5": (s5_heartbeat, ("primus-tx", "node-primus")),
+}
+
+QUICK = {
+    "rounds": 2, "warmup": 0.5, "duration": 1.5,
+    "s1_conns": [50, 500], "s1_sizes": [64, 1024],
+    "s2_steps": [500, 1000, 1500, 2000], "s2_ping": 1.0, "s2_idle": 1.2,
+    "s3_steps": [1000], "s3_repeats": 3,
+    "s4_concurrency": 10, "s4_duration": 2.0, "s4_settle": 0.5,
+    "s5_conns": 1000, "s5_fast": 0.5, "s5_window": 2.0,
+}
+
+FULL = {
+    "rounds": 3, "warmup": 1.0, "duration": 4.0,
+    "s1_conns": [50, 500], "s1_sizes": [64, 1024],
+    "s2_steps": [2000, 4000, 6000, 8000, 10000], "s2_ping": 2.0, "s2_idle": 2.5,
+    "s3_steps": [1000, 5000, 10000], "s3_repeats": 5,
+    "s4_concurrency": 20, "s4_duration": 5.0, "s4_settle": 1.0,
+    "s5_conns": 10000, "s5_fast": 1.0, "s5_window": 8.0,
+}
+
+QUICK_SCENARIOS = ("S1",)
+
+# -- aggregation and report ------------------------------------------------------
+
+# scenario -> (row key fields, metrics to report, metric used for ratios)
+METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "S1": (("conns", "size"), ("rate", "p50_ms", "p99_ms", "server_cpu", "per_cpu_s", "loadgen_cpu"),
+           ("rate", "per_cpu_s")),
+    "S2": ((), ("bytes_per_conn", "open"), ("bytes_per_conn",)),
+    "S3": (("sparks",), ("last_ms", "cpu_us_per_delivery"), ("last_ms", "cpu_us_per_delivery")),
+    "S4": ((), ("rate", "errors", "rss_growth_2nd", "fds_before", "fds_after_2", "loadgen_cpu"),
+           ("rate",)),
+    "S5": (("conns",), ("cpu_ms_per_sweep", "core_share_at_30s"), ("cpu_ms_per_sweep",)),
+}
+
+
+def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """
+    Medians over rounds per (server, key), and medians of per-round ratios
+    primus-tx / peer for the ratio metrics.
+    """
+    keys, metrics, ratio_metrics = METRICS[scenario]
+    table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for per_server in rounds:
+        for server, rows in per_server.items():
+            for row in rows:
+                key = (server,) + tuple(row[k] for k in keys)
+                entry = table.setdefault(key, {"server": server, **{k: row[k] for k in keys},
+                                               "_samples": {m: [] for m in metrics}})
+                for m in metrics:
+                    entry["_samples"][m].append(row.get(m))
+    for entry in table.values():
+        for m, values in entry["_samples"].items():
+            entry[m] = median(values)
+    for key, entry in table.items():
+        if entry["server"] == SUBJECT:
+            continue
+        mine = table.get((SUBJECT,) + key[1:])
+        if mine is None:
+            continue
+        for m in ratio_metrics:
+            per_round = [ratio(a, b) for a, b in zip(mine["_samples"][m], entry["_samples"][m])]
+            entry[f"{SUBJECT}/this {m}"] = median(per_round)
+    out = []
+    for entry in table.values():
+        entry.pop("_samples")
+        out.append(entry)
+    out.sort(key=lambda e: tuple(str(e.get(k)) for k in keys) + (e["server"] != SUBJECT, e["server"]))
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.3f}"
+    return str(value)
+
+
+def print_table(scenario: str, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    cells = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    print(f"\n{scenario}")
+    print("  ".join(c.rjust(w) for c, w in zip(columns, widths)))
+    for r in cells:
+        print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+        "implementation": platform.python_implementation(), "platform": platform.platform(),
+        "loadavg": os.getloadavg(),
+    }
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
+    parser.add_argument("--scenarios", default=None,
+                        help="comma-separated, e.g. S1,S3 (default: all; --quick: S1)")
+    parser.add_argument("--servers", default=None, help="comma-separated subset of servers")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--duration", type=float, default=None, help="S1 seconds per measurement")
+    parser.add_argument("--seed", type=int, default=None, help="server order shuffle seed")
+    parser.add_argument("--output", default=None, help="JSON file (default benchmarks/results/)")
+    args = parser.parse_args(argv)
+
+    cfg = dict(QUICK if args.quick else FULL)
+    if args.rounds:
+        cfg["rounds"] = args.rounds
+    if args.duration:
+        cfg["duration"] = args.duration
+    if args.scenarios:
+        scenarios = [s.strip().upper() for s in args.scenarios.split(",")]
+    else:
+        scenarios = list(QUICK_SCENARIOS if args.quick else SCENARIOS)
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; available: {', '.join(SCENARIOS)}")
+    if not node_available():
+        print("node (or tests/js/node_modules) is missing: the load generator needs it",
+              file=sys.stderr)
+        return 2
+    wanted = set(args.servers.split(",")) if args.servers else set(SERVERS)
+    rng = random.Random(args.seed)
+    progress = Progress()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    report: dict[str, Any] = {
+        "started": started.isoformat(timespec="seconds"), "machine": machine(),
+        "mode": "quick" if args.quick else "full", "config": cfg, "scenarios": {},
+    }
+    for scenario in scenarios:
+        run_one, servers = SCENARIOS[scenario]
+        servers = tuple(s for s in servers if s in wanted)
+        rounds: list[dict[str, list[dict[str, Any]]]] = []
+        for number in range(cfg["rounds"]):
+            order = list(servers)
+            rng.shuffle(order)
+            results: dict[str, list[dict[str, Any]]] = {}
+            for name in order:
+                progress.prefix = f"{scenario} round {number + 1}/{cfg['rounds']} {name}:"
+                progress("starting")
+                try:
+                    results[name] = run_one(name, cfg, progress)
+                except Exception as error:  # a peer failing must not lose the others
+                    progress(f"FAILED: {error!r}")
+                    results[name] = []
+            rounds.append(results)
+        progress.done()
+        rows = aggregate(scenario, rounds)
+        report["scenarios"][scenario] = {"rows": rows, "rounds": rounds}
+        print_table(scenario, rows)
+    report["seconds"] = round(time.monotonic() - progress.started, 1)
+    output = args.output
+    if output is None:
+        results_dir = os.path.join(HERE, "results")
+        os.makedirs(results_dir, exist_ok=True)
+        output = os.path.join(results_dir, started.strftime("%Y%m%dT%H%M%SZ") + ".json")
+    with open(output, "w") as f:
+        json.dump(report, f, indent=1, default=str)
+    print(f"\nJSON: {output}  ({report['seconds']} s)")
+    return 0
