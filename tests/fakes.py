@@ -288,7 +288,8 @@ def make_request(
     A ``DummyRequest`` for ``uri`` with what the Primus resource reads.
     """
     path = uri.split(b"?", 1)[0]
-    request = _Request([s for s in path.split(b"/")[1:] if s], client=IPv4Address("TCP", *client))
+    request = _Request([s for s in path.split(b"/")[1:] if s])
+    request.client = IPv4Address("TCP", *client)
     request.uri = uri
     request.path = path
     request.method = method
