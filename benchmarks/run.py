@@ -203,7 +203,7 @@ SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]
     "S5": (s5_heartbeat, ("primus-tx", "node-primus")),
 }
 
-QUICK = {
+QUICK: dict[str, Any] = {
     "rounds": 2, "warmup": 0.5, "duration": 1.5,
     "s1_conns": [50, 500], "s1_sizes": [64, 1024],
     "s2_steps": [500, 1000, 1500, 2000], "s2_ping": 1.0, "s2_idle": 1.2,
@@ -212,7 +212,7 @@ QUICK = {
     "s5_conns": 1000, "s5_fast": 0.5, "s5_window": 2.0,
 }
 
-FULL = {
+FULL: dict[str, Any] = {
     "rounds": 3, "warmup": 1.0, "duration": 4.0,
     "s1_conns": [50, 500], "s1_sizes": [64, 1024],
     "s2_steps": [2000, 4000, 6000, 8000, 10000], "s2_ping": 2.0, "s2_idle": 2.5,
@@ -329,7 +329,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--output", default=None, help="JSON file (default benchmarks/results/)")
     args = parser.parse_args(argv)
 
-    cfg = dict(QUICK if args.quick else FULL)
+    cfg: dict[str, Any] = dict(QUICK if args.quick else FULL)
     if args.rounds:
         cfg["rounds"] = args.rounds
     if args.duration:

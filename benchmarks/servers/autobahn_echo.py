@@ -51,7 +51,7 @@ def main() -> None:
     factory.protocol = Echo
     factory.setProtocolOptions(webStatus=False, failByDrop=False, closeHandshakeTimeout=1)
     port = reactor.listenTCP(args.port, factory, backlog=args.backlog, interface="127.0.0.1")
-    announce(port.getHost().port)
+    announce(port.getHost().port)  # type: ignore[attr-defined]
     reactor.run()
 
 

@@ -42,8 +42,13 @@ def main() -> None:
         spark.on("data", data)
 
     primus.on("connection", connection)
-    port = reactor.listenTCP(args.port, site, backlog=args.backlog, interface="127.0.0.1")
-    announce(port.getHost().port)
+    port = reactor.listenTCP(
+        args.port,
+        site,  # type: ignore[arg-type]
+        backlog=args.backlog,
+        interface="127.0.0.1",
+    )
+    announce(port.getHost().port)  # type: ignore[attr-defined]
     reactor.run()
 
 
