@@ -38,7 +38,7 @@ class Yeast:
         self._seed = 0
 
     def __call__(self) -> str:
-        now = _encode(int(self._seconds() * 1000))
+        now = _encode(round(self._seconds() * 1000))
         if now != self._previous:
             self._seed = 0
             self._previous = now
