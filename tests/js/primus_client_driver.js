@@ -46,6 +46,7 @@
  *   reconnect timeout, reconnect failed          [message, attempt]
  *   incoming::ping        [time]
  *   id                    [id]
+ *   ws:close              [code, reason] of the underlying `ws` socket
  *   unexpected-response   [status, headers, body] (a refused upgrade; the
  *                         client then fails exactly as `ws` would have)
  *   command error         [message] (a command could not run)
@@ -149,7 +150,15 @@ function watch(name, client) {
   // The transport creates its `ws` socket in its own `outgoing::open`
   // listener, which was added before ours: by now `client.socket` is new.
   //
-  client.on('outgoing::open', function () { watchRefusal(name, client.socket); });
+  client.on('outgoing::open', function () {
+    const socket = client.socket;
+    watchRefusal(name, socket);
+    if (socket && typeof socket.on === 'function') {
+      socket.on('close', function (code, reason) {
+        emit('ws:close', name, [code, reason ? reason.toString('utf8') : '']);
+      });
+    }
+  });
 }
 
 /*
