@@ -5,25 +5,19 @@ transport: event orders, buffering, timers, strategies and the back-off.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from client_fakes import FakeTransformer, Harness
-from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.task import Clock
+from client_fakes import Harness
+from twisted.internet.defer import Deferred
 from twisted.trial.unittest import SynchronousTestCase
 
-from primus_tx import Packet, ParserError, Primus, PrimusError
+from primus_tx import Packet, ParserError, PrimusError
 from primus_tx.client import (
     CLOSED,
     OPEN,
     OPENING,
-    ConnectionFailed,
-    ReconnectFailed,
-    ReconnectTimeout,
     Socket,
-    create_socket,
 )
 from primus_tx.client._url import Yeast
 
