@@ -24,6 +24,7 @@ from twisted.web.server import Site
 
 from primus_tx import AuthorizationError, Packet
 
+
 def sleep(reactor: Any, seconds: float) -> Deferred[None]:
     return deferLater(reactor, seconds, lambda: None)
 
@@ -130,7 +131,7 @@ async def test_open_and_echo_nested_object(peers: Any, servers: Any) -> None:
     assert lifecycle(node) == ["readyStateChange:opening", "readyStateChange:open", "open"]
 
 
-UNICODE = ["😀🎉", "שלום עולם", "مرحبا", "pongРУССКИЙ", "€€€", "a\u0000b", "\ud7ff\ue000"]
+UNICODE = ["😀🎉", "שלום עולם", "مرحبا", "pongРУССКИЙ", "€€€", "a\u0000b", "\ud7ff\ue000"]  # noqa: RUF001
 SCALARS = [0, False, None, "", -0.5, 1e300, 2**53 - 1, -(2**53) + 1, 12345678901234567000]
 
 
@@ -149,7 +150,7 @@ async def test_unicode_falsy_and_big_numbers_round_trip(peers: Any, servers: Any
     assert recorder.data == values
     # The raw frame text is JSON.stringify's: compact, non-ASCII unescaped.
     raws = {json.dumps(v, ensure_ascii=False): args[1] for v, args in zip(values, received)}
-    assert raws['"pongРУССКИЙ"'] == '"pongРУССКИЙ"'
+    assert raws['"pongРУССКИЙ"'] == '"pongРУССКИЙ"'  # noqa: RUF001
     assert raws['"€€€"'] == '"€€€"'
     assert raws["0"] == "0"
     assert raws["false"] == "false"
@@ -185,7 +186,7 @@ async def test_binary_frames_both_ways(peers: Any, servers: Any) -> None:
     # The JSON parser would stringify a Buffer, so the client sends a binary
     # frame through its transport directly (as a binary parser would).
     await node.eval(
-        "client.emit('outgoing::data', Buffer.from(%s)); return true" % json.dumps(list(payload))
+        f"client.emit('outgoing::data', Buffer.from({json.dumps(list(payload))})); return true"
     )
     await wait_until(node._reactor, lambda: recorder.data, what="binary data")
     assert recorder.data == [payload]
@@ -468,7 +469,7 @@ async def test_declined_authorization_with_status_403(peers: Any, servers: Any) 
     def deny(request: Any) -> None:
         raise AuthorizationError("Go away", 403, 'Basic realm="ignored"')
 
-    primus, url = servers.start(ping_interval=0, authorization=deny)
+    _, url = servers.start(ping_interval=0, authorization=deny)
     node = await peers.client()
     node.connect(url, socket={"authorization": True})
     refused = await node.wait_for("unexpected-response")
@@ -526,7 +527,7 @@ def _cors_headers(headers: dict[str, str]) -> dict[str, str]:
 
 @pytest_twisted.ensureDeferred
 async def test_cors_preflight_matches_node_primus(peers: Any, servers: Any) -> None:
-    primus, url = servers.start(ping_interval=0)
+    _, url = servers.start(ping_interval=0)
     reference = await peers.server({"pingInterval": False})
     node = await peers.client()
     request = {
@@ -553,7 +554,7 @@ async def test_cors_preflight_matches_node_primus(peers: Any, servers: Any) -> N
 
 @pytest_twisted.ensureDeferred
 async def test_spec_document_byte_for_byte(peers: Any, servers: Any) -> None:
-    primus, url = servers.start()
+    _, url = servers.start()
     reference = await peers.server({})
     node = await peers.client()
     node.send({"op": "http", "client": "ours", "url": url + "/primus/spec"})
@@ -572,7 +573,7 @@ async def test_spec_document_byte_for_byte(peers: Any, servers: Any) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_plain_get_under_the_pathname_is_426(peers: Any, servers: Any) -> None:
-    primus, url = servers.start(ping_interval=0)
+    _, url = servers.start(ping_interval=0)
     node = await peers.client()
     node.send({"op": "http", "url": url + "/primus"})
     status, headers, body = (await node.wait_for("http"))["args"]
