@@ -242,6 +242,9 @@ class WSClient(RawClient):
         self._fragments: list[bytes] = []
         self._fragment_opcode = 0
         self.answer_close = True
+        #: Answer the server's heartbeat (``primus::ping::``) as the Primus
+        #: client does; a test turns this off to play a silent client.
+        self.auto_pong = True
 
     def dataReceived(self, data: bytes) -> None:
         if self.upgraded:
@@ -301,6 +304,13 @@ class WSClient(RawClient):
             self._fragments = []
             self.message_bytes += len(message)
             self.messages.append((self._fragment_opcode, message))
+            if (
+                self.auto_pong
+                and self._fragment_opcode == OP_TEXT
+                and message.startswith(b'"primus::ping::')
+                and not self.lost
+            ):
+                self.send(frame(OP_TEXT, message.replace(b"::ping::", b"::pong::", 1)))
 
     # -- helpers ----------------------------------------------------------
 
