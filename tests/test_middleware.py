@@ -638,7 +638,7 @@ def test_request_query_and_forwarded_are_set() -> None:
         client=("10.1.1.1", 1234),
     )
     assert request.query == {"foo": ["bar", "baz"], "x": "a b"}
-    assert request.forwarded == Address("13.3.37.1", 1234, True)
+    assert (request.forwarded.ip, request.forwarded.secure) == ("13.3.37.1", True)
 
 
 def test_forwarded_without_proxy_headers_is_the_peer() -> None:
