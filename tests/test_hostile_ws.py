@@ -19,6 +19,7 @@ from __future__ import annotations
 import struct
 import tracemalloc
 
+import pytest
 import pytest_twisted
 from hostile_helpers import (
     OP_BINARY,
@@ -79,6 +80,51 @@ async def test_invalid_json_is_reported_and_the_connection_kept(reactor):
         await h.echo_round_trip(bad, "after the junk")
         assert [d for s, d in h.data if s is spark] == ["after the junk"]
         await h.echo_round_trip(good)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "[" * 100_000, '{"a":', "NaN", "undefined", "'single'", '"unterminated'],
+    ids=["empty", "blank", "nested-100k", "truncated", "nan", "undefined", "single-quotes", "open-string"],
+)
+@pytest_twisted.ensureDeferred
+async def test_undecodable_text_variants_keep_the_connection(reactor, text):
+    """
+    What ``JSON.parse`` throws on is a ParserError here too (never a
+    RecursionError escaping, even 100,000 levels deep), and the connection
+    survives it.
+    """
+    async with hostile_server(reactor) as h:
+        client = await h.ws()
+        spark = h.spark_of(-1)
+        client.send_text(text)
+        await wait_until(reactor, lambda: h.errors_of(spark), 2.0, "the spark error")
+        [error] = h.errors_of(spark)
+        assert isinstance(error, ParserError)
+        assert str(error).startswith("Failed to decode incoming data: ")
+        assert error in h.logged_errors()
+        await h.echo_round_trip(client, "next")
+        assert [d for s, d in h.data if s is spark] == ["next"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_json_javascript_accepts_is_accepted(reactor):
+    """
+    Inputs ``JSON.parse`` accepts although they are awkward: a lone
+    surrogate escape, a NUL escape, an overflowing number (Infinity, which
+    ``JSON.stringify`` writes back as ``null``), ``__proto__`` as a key.
+    """
+    async with hostile_server(reactor) as h:
+        client = await h.ws()
+        spark = h.spark_of(-1)
+        for text in ['"\\ud800"', '"a\\u0000b"', "1e999999", '{"__proto__":1}']:
+            client.send_text(text)
+        await wait_until(
+            reactor, lambda: len(client.user_texts()) == 4, 2.0, "four echoes"
+        )
+        assert [d for s, d in h.data if s is spark][:2] == ["\ud800", "a\x00b"]
+        assert client.user_texts() == ['"\\ud800"', '"a\\u0000b"', "null", '{"__proto__":1}']
+        assert h.errors == []
 
 
 @pytest_twisted.ensureDeferred
