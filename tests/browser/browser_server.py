@@ -15,6 +15,9 @@ a spark sends, and offers control endpoints for server-side actions::
     /control/end?reconnect=1  spark.end() for every spark (with reconnect)
     /control/write?data=JSON  primus.write(data)
 
+With ``--demo`` the root is ``primus_tx.demo.demo_root()`` and the
+application is ``primus_tx.demo.chat`` instead of the echo.
+
 Run: ``python tests/browser/browser_server.py [--port N] [--auth]
 [--ping-interval S] [--official FILE]``.
 """
@@ -92,6 +95,7 @@ def main() -> None:
     parser.add_argument("--auth", action="store_true")
     parser.add_argument("--ping-interval", type=float, default=30.0)
     parser.add_argument("--official", default=None)
+    parser.add_argument("--demo", action="store_true", help="serve primus_tx.demo at /")
     args = parser.parse_args()
 
     state: dict[str, Any] = {"connections": 0, "auth_calls": 0, "received": []}
@@ -102,6 +106,10 @@ def main() -> None:
             official = handle.read()
         root.putChild(b"official.js", Static(official, b"text/javascript; charset=utf-8"))
         root.putChild(b"official", Static((PAGE % "/official.js").encode(), b"text/html"))
+    if args.demo:
+        from primus_tx.demo import demo_root
+
+        root = demo_root()
     root.putChild(b"control", Control(state))
     site = Site(root)
 
@@ -125,7 +133,12 @@ def main() -> None:
 
         spark.on("data", echo)
 
-    primus.on("connection", connection)
+    if args.demo:
+        from primus_tx.demo import chat
+
+        chat(primus)
+    else:
+        primus.on("connection", connection)
     port = reactor.listenTCP(args.port, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     print(f"PORT {port.getHost().port}", flush=True)
     # The parent closes our stdin when it is done (or dies): stop then.
