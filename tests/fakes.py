@@ -273,6 +273,9 @@ def connect(
 
 
 class _Request(DummyRequest):
+    path: bytes
+    _secure: bool
+
     def isSecure(self) -> bool:
         return bool(getattr(self, "_secure", False))
 

@@ -14,7 +14,9 @@ from primus_tx._address import forwarded
 PEER = ("10.0.0.2", 5555, False)
 
 
-def _resolve(headers: dict[str, str], whitelist: tuple[str, ...] = (), peer: tuple = PEER) -> Address:
+def _resolve(
+    headers: dict[str, str], whitelist: tuple[str, ...] = (), peer: tuple = PEER
+) -> Address:
     ip, port, secure = peer
     return forwarded(ip, port, secure, headers, whitelist)
 
@@ -36,13 +38,17 @@ def test_spec_example() -> None:
 
 
 def test_spaces_around_entries() -> None:
-    address = _resolve({"x-forwarded-for": " 13.3.37.1 , 12.12.12.12", "x-forwarded-port": " 9083 ,1"})
+    address = _resolve(
+        {"x-forwarded-for": " 13.3.37.1 , 12.12.12.12", "x-forwarded-port": " 9083 ,1"}
+    )
     assert (address.ip, address.port) == ("13.3.37.1", 9083)
 
 
 @pytest.mark.parametrize("proto", ["https", "1"])
 def test_secure_from_forwarded_proto(proto: str) -> None:
-    address = _resolve({"x-forwarded-for": "1.2.3.4", "x-forwarded-proto": proto, "x-forwarded-port": "443"})
+    address = _resolve(
+        {"x-forwarded-for": "1.2.3.4", "x-forwarded-proto": proto, "x-forwarded-port": "443"}
+    )
     assert address == Address("1.2.3.4", 443, True)
 
 
@@ -106,7 +112,9 @@ def test_header_priority() -> None:
     assert _resolve(headers).ip == "5.5.5.5"
 
 
-@pytest.mark.parametrize("value", ["unknown", "1.2.3.4, not-an-ip", "1.2.3.4;proto=https", "999.1.1.1"])
+@pytest.mark.parametrize(
+    "value", ["unknown", "1.2.3.4, not-an-ip", "1.2.3.4;proto=https", "999.1.1.1"]
+)
 def test_a_list_with_anything_but_ips_is_not_trusted(value: str) -> None:
     assert _resolve({"x-forwarded-for": value}) == Address("10.0.0.2", 5555, False)
 

@@ -266,7 +266,7 @@ def test_call_in_series_waits_for_a_coroutine() -> None:
 
 def test_call_in_series_several_async_in_a_row() -> None:
     calls: list[int] = []
-    gates = [Deferred(), Deferred()]
+    gates: list[Deferred[Any]] = [Deferred(), Deferred()]
 
     def make(n: int) -> Any:
         def listener(_: Any) -> Any:
@@ -298,9 +298,7 @@ def test_call_in_series_sync_failure_raises_and_stops() -> None:
 
 def test_call_in_series_async_failure_fails_and_stops() -> None:
     calls: list[str] = []
-    result = call_in_series(
-        [lambda _: fail(KeyError("k")), lambda _: calls.append("never")], None
-    )
+    result = call_in_series([lambda _: fail(KeyError("k")), lambda _: calls.append("never")], None)
     assert result is not None
     _sync.failureResultOf(result, KeyError)
     assert calls == []

@@ -108,7 +108,12 @@ def test_use_a_factory_with_options() -> None:
 def test_factory_without_options_gets_an_empty_dict() -> None:
     primus, _ = _primus()
     calls: list[Any] = []
-    primus.use("made", lambda p, options: calls.append(options) or (lambda request: None))
+
+    def factory(p: Any, options: Any) -> Any:
+        calls.append(options)
+        return lambda request: None
+
+    primus.use("made", factory)
     assert calls == [{}]
 
 
@@ -141,7 +146,7 @@ def test_use_rejects_non_functions() -> None:
     with pytest.raises(PrimusError):
         primus.use("bad", lambda p, options: "not a layer")
     with pytest.raises(PrimusError):
-        primus.use("bad", lambda p, options: (lambda a, b: None))
+        primus.use("bad", lambda p, options: lambda a, b: None)
     assert "bad" not in _names(primus)
 
 
@@ -449,9 +454,12 @@ def test_star_without_credentials() -> None:
 def _forbidden(request: Any, origin: str, method: str) -> None:
     assert request.responseCode == 403
     assert header(request, b"content-type") == b"text/plain"
-    assert body(request) == (
-        f"Invalid HTTP Access Control (CORS) request:\n  Origin: {origin}\n  Method: {method}"
-    ).encode()
+    assert (
+        body(request)
+        == (
+            f"Invalid HTTP Access Control (CORS) request:\n  Origin: {origin}\n  Method: {method}"
+        ).encode()
+    )
 
 
 @pytest.mark.parametrize("origin", ["example.com", "http://exa%6Dple.com"])
@@ -471,7 +479,9 @@ def test_null_origin_is_allowed() -> None:
 
 def test_unlisted_origin_is_403() -> None:
     primus, _ = _primus(origins="http://good.example, http://also.example")
-    _forbidden(_render(primus, headers={b"origin": b"http://bad.example"}), "http://bad.example", "GET")
+    _forbidden(
+        _render(primus, headers={b"origin": b"http://bad.example"}), "http://bad.example", "GET"
+    )
     ok = _render(primus, headers={b"origin": b"http://Also.Example"})
     assert ok.responseCode == 299
     assert header(ok, b"access-control-allow-origin") == b"http://Also.Example"
@@ -507,7 +517,9 @@ def test_preflight() -> None:
     assert header(request, b"content-length") == b"0"
     assert header(request, b"access-control-allow-origin") == b"http://example.com"
     assert header(request, b"access-control-max-age") == b"2592000"
-    assert header(request, b"access-control-allow-methods") == b"GET, HEAD, PUT, POST, DELETE, OPTIONS"
+    assert (
+        header(request, b"access-control-allow-methods") == b"GET, HEAD, PUT, POST, DELETE, OPTIONS"
+    )
     assert header(request, b"access-control-allow-headers") == b"x-token, content-type"
     assert header(request, b"cache-control") is None  # the chain stopped at cors
     assert _reached(transformer) == (0, 0)
@@ -595,8 +607,10 @@ def test_spec_under_a_custom_pathname() -> None:
 
 @pytest.mark.parametrize(
     "agent",
-    [b"Mozilla/4.0 (compatible;MSIE 7.0; Windows NT 6.0)",
-     b"Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko"],
+    [
+        b"Mozilla/4.0 (compatible;MSIE 7.0; Windows NT 6.0)",
+        b"Mozilla/5.0 (Windows NT 10.0; Trident/7.0; rv:11.0) like Gecko",
+    ],
 )
 def test_x_xss_for_old_ie(agent: bytes) -> None:
     primus, _ = _primus()
@@ -606,7 +620,9 @@ def test_x_xss_for_old_ie(agent: bytes) -> None:
 
 def test_no_x_xss_for_other_browsers() -> None:
     primus, _ = _primus()
-    request = _render(primus, headers={b"user-agent": b"Mozilla/5.0 (X11; Linux x86_64) Firefox/120"})
+    request = _render(
+        primus, headers={b"user-agent": b"Mozilla/5.0 (X11; Linux x86_64) Firefox/120"}
+    )
     assert header(request, b"x-xss-protection") is None
     assert header(_render(primus), b"x-xss-protection") is None
 

@@ -37,7 +37,7 @@ def test_line_separators_are_escaped() -> None:
 
 
 def test_control_characters_like_javascript() -> None:
-    assert encode("\x00\b\t\n\f\r\x1f\"\\/") == '"\\u0000\\b\\t\\n\\f\\r\\u001f\\"\\\\/"'
+    assert encode('\x00\b\t\n\f\r\x1f"\\/') == '"\\u0000\\b\\t\\n\\f\\r\\u001f\\"\\\\/"'
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,9 @@ def test_decode_escaped_line_separators_and_lone_surrogates() -> None:
     assert decode('"\\ud800"') == "\ud800"
 
 
-@pytest.mark.parametrize("text", ["not json", "", "{", "NaN", "Infinity", "-Infinity", "[1,]", "'x'"])
+@pytest.mark.parametrize(
+    "text", ["not json", "", "{", "NaN", "Infinity", "-Infinity", "[1,]", "'x'"]
+)
 def test_decode_errors_raise(text: str) -> None:
     with pytest.raises(ValueError):
         decode(text)
@@ -167,8 +169,9 @@ _json_values = st.recursive(
     | st.integers(min_value=-(2**53), max_value=2**53)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=10,
 )
 
@@ -184,8 +187,9 @@ def test_round_trip(value: Any) -> None:
 
 _no_float_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=10,
 )
 
@@ -217,7 +221,7 @@ _CORPUS: list[Any] = [
     {"z": 1, "a": [True, False, None]},
     "é€😀 РУССКИЙ",
     "\u2028\u2029",
-    "\x00\x01\b\t\n\f\r\x1f\x7f\"\\/",
+    '\x00\x01\b\t\n\f\r\x1f\x7f"\\/',
     "\ud800",
     ["é", "\udfff", "x"],
     2**53,

@@ -89,7 +89,9 @@ def test_bad_pathname(value: Any) -> None:
     assert "pathname" in _error(pathname=value)
 
 
-@pytest.mark.parametrize(("given", "expected"), [("foo", "/foo"), ("/foo/", "/foo"), ("/a/b", "/a/b")])
+@pytest.mark.parametrize(
+    ("given", "expected"), [("foo", "/foo"), ("/foo/", "/foo"), ("/a/b", "/a/b")]
+)
 def test_pathname_gets_a_leading_slash(given: str, expected: str) -> None:
     primus, _ = make_primus(pathname=given)
     assert primus.pathname == expected
@@ -230,8 +232,18 @@ def test_spec_key_order() -> None:
 
 @pytest.mark.parametrize(
     "event",
-    ["incoming::data", "outgoing::url", "incoming::", "disconnection", "initialised",
-     "connection", "plugout", "plugin", "close", "log"],
+    [
+        "incoming::data",
+        "outgoing::url",
+        "incoming::",
+        "disconnection",
+        "initialised",
+        "connection",
+        "plugout",
+        "plugin",
+        "close",
+        "log",
+    ],
 )
 def test_reserved(event: str) -> None:
     primus, _ = make_primus()
@@ -322,7 +334,7 @@ def test_plugin_server_called_with_primus_and_options_after_plugin_event() -> No
         order.append("server")
         original(p, options)
 
-    plugin.server = server  # type: ignore[method-assign]
+    plugin.server = server  # type: ignore[method-assign,assignment]
     assert primus.plugin("rec", plugin) is primus
     assert order == ["event:rec:True", "server"]
     assert plugin.calls == [(primus, primus.options)]
@@ -709,7 +721,8 @@ def test_connections_registry() -> None:
     b, _ = connect(primus)
     assert primus.connected == 2
     assert len(primus) == 2
-    assert primus.spark(a.id) is a
+    found = primus.spark(a.id)
+    assert found is a
     assert primus.spark("nope") is None
     assert set(primus) == {a, b}
     a.end()
@@ -853,7 +866,12 @@ def test_for_each_async_stops_on_false() -> None:
     for _ in range(4):
         connect(primus)
     visited: list[Any] = []
-    d = primus.for_each(lambda spark: visited.append(spark) or succeed(len(visited) < 2))
+
+    def fn(spark: Any) -> Deferred[bool]:
+        visited.append(spark)
+        return succeed(len(visited) < 2)
+
+    d = primus.for_each(fn)
     _sync.successResultOf(d)
     assert len(visited) == 2
 

@@ -96,8 +96,12 @@ def test_address_honours_x_forwarded_for() -> None:
 
 def test_address_whitelist_ignores_untrusted_proxies() -> None:
     primus, _ = make_primus(whitelist=["10.0.0.1"])
-    trusted, _ = connect(primus, headers={"x-forwarded-for": "1.2.3.4"}, peer=("10.0.0.1", 1, False))
-    untrusted, _ = connect(primus, headers={"x-forwarded-for": "1.2.3.4"}, peer=("10.9.9.9", 2, False))
+    trusted, _ = connect(
+        primus, headers={"x-forwarded-for": "1.2.3.4"}, peer=("10.0.0.1", 1, False)
+    )
+    untrusted, _ = connect(
+        primus, headers={"x-forwarded-for": "1.2.3.4"}, peer=("10.9.9.9", 2, False)
+    )
     assert trusted.address.ip == "1.2.3.4"
     assert untrusted.address == Address("10.9.9.9", 2, False)
 
@@ -115,8 +119,15 @@ def test_address_prefers_what_the_forwarded_middleware_found() -> None:
 def test_reserved_events() -> None:
     primus, _ = make_primus()
     spark, _ = connect(primus)
-    for event in ("incoming::data", "outgoing::end", "readyStateChange", "heartbeat", "error",
-                  "data", "end"):
+    for event in (
+        "incoming::data",
+        "outgoing::end",
+        "readyStateChange",
+        "heartbeat",
+        "error",
+        "data",
+        "end",
+    ):
         assert spark.reserved(event), event
     for event in ("ERROR", "custom", "Data"):
         assert not spark.reserved(event), event
@@ -143,7 +154,9 @@ def test_write_encodes_with_the_parser_and_returns_true() -> None:
     assert conn.sent == ['{"a":[1,"é"]}']
 
 
-@pytest.mark.parametrize(("value", "wire"), [(0, "0"), (False, "false"), (None, "null"), ("", '""')])
+@pytest.mark.parametrize(
+    ("value", "wire"), [(0, "0"), (False, "false"), (None, "null"), ("", '""')]
+)
 def test_write_falsy_values_are_sent(value: Any, wire: str) -> None:
     primus, _ = make_primus()
     spark, conn = connect(primus)
@@ -438,7 +451,7 @@ def test_connection_event_before_any_data() -> None:
 def test_async_connection_listeners_run_in_order_and_data_is_queued() -> None:
     primus, _ = make_primus()
     order: list[Any] = []
-    gates = [Deferred(), Deferred()]
+    gates: list[Deferred[Any]] = [Deferred(), Deferred()]
 
     def first(spark: Any) -> Deferred[Any]:
         order.append("first")
@@ -464,8 +477,13 @@ def test_async_connection_listeners_run_in_order_and_data_is_queued() -> None:
     spark.messageReceived('"order"')
     gates[1].callback(None)
     assert order == [
-        "first", "second", "second done", "third",
-        ("data", "hello"), ("data", "in"), ("data", "order"),
+        "first",
+        "second",
+        "second done",
+        "third",
+        ("data", "hello"),
+        ("data", "in"),
+        ("data", "order"),
     ]
     spark.messageReceived('"after"')
     assert order[-1] == ("data", "after")
@@ -761,8 +779,13 @@ def test_pull_producer_file_sender_runs_to_completion_on_the_clock() -> None:
     primus, clock = make_primus(ping_interval=0)
     spark, conn = connect(primus)
     content = bytes(range(256)) * 200  # 51200 bytes: four FileSender chunks
+
     # the transport's buffer fills up with the second chunk
-    conn.on_send = lambda message: len(conn.sent) == 2 and conn.pause()
+    def fill_up(message: Any) -> None:
+        if len(conn.sent) == 2:
+            conn.pause()
+
+    conn.on_send = fill_up
     done = FileSender().beginFileTransfer(BytesIO(content), spark)
     assert conn.sent == []  # nothing until the reactor turns
     clock.advance(0)
