@@ -33,10 +33,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import LoopingCall, deferLater
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
 from twisted.web.server import Site
+from zope.interface import implementer
 
 from primus_tx import Primus
 from primus_tx.spark import Spark
@@ -101,12 +102,20 @@ class RawClient(Protocol):
 
     # -- helpers ----------------------------------------------------------
 
+    @property
+    def tcp(self) -> Any:
+        """
+        The TCP transport, typed loosely: tests use its TCP-only methods
+        (``abortConnection``, ``getHandle``, ``pauseProducing``).
+        """
+        return self.transport
+
     def send(self, data: bytes) -> None:
-        self.transport.write(data)
+        self.tcp.write(data)
 
     def abort(self) -> None:
         if not self.lost and self.transport is not None:
-            self.transport.abortConnection()
+            self.tcp.abortConnection()
 
     def reset(self) -> None:
         """
@@ -115,9 +124,9 @@ class RawClient(Protocol):
         """
         if self.lost or self.transport is None:
             return
-        sock = self.transport.getHandle()
+        sock = self.tcp.getHandle()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.transport.abortConnection()
+        self.tcp.abortConnection()
 
     async def wait_lost(self, reactor: Any, timeout: float = 2.0) -> None:
         await wait_until(reactor, lambda: self.lost, timeout, "the server to close the connection")
@@ -292,7 +301,7 @@ class WSClient(RawClient):
             self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
             if self.answer_close and not self.lost:
                 self.send(frame(OP_CLOSE, payload[:2]))
-                self.transport.loseConnection()
+                self.tcp.loseConnection()
             return
         if opcode in (OP_PING, OP_PONG):
             return
@@ -352,6 +361,7 @@ async def connect_ws(
 # -- log capture ------------------------------------------------------------
 
 
+@implementer(ILogObserver)
 class LogCapture:
     """
     Every twisted.logger event while installed.  "Unexpected" is a failure

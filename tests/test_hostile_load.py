@@ -85,7 +85,7 @@ async def test_client_that_stops_reading(reactor):
         good = await h.ws()
         slow = await h.ws()
         spark = h.spark_of(-1)
-        slow.transport.pauseProducing()
+        slow.tcp.pauseProducing()
 
         state = {"written": 0, "refused": 0, "drains": 0}
         cap = 4000  # 128 MB: reaching it means there is no backpressure at all
@@ -120,7 +120,7 @@ async def test_client_that_stops_reading(reactor):
         spark.off("drain", drained)
         late_drains = []
         spark.on("drain", lambda: late_drains.append(True))
-        slow.transport.resumeProducing()
+        slow.tcp.resumeProducing()
         await wait_until(
             reactor,
             lambda: len(slow.messages) >= stalled_at,
