@@ -670,3 +670,10 @@ def test_origins_separated_by_spaces() -> None:
     assert request.responseCode == 299
     request = _render(primus, method=b"POST", headers={b"origin": b"http://a.example"})
     assert request.responseCode == 299
+
+
+def test_stack_methods_chain() -> None:
+    primus, _ = _primus()
+    assert primus.disable("spec") is primus
+    assert primus.enable("spec") is primus
+    assert primus.remove("spec") is primus

@@ -845,3 +845,18 @@ def test_fake_connection_reports_buffered_amount() -> None:
 def test_sync_result_helpers_work_with_plain_deferreds() -> None:
     # guards the helper the other tests rely on
     assert _sync.successResultOf(succeed(1)) == 1
+
+
+def test_errors_go_to_twisted_logger_with_named_fields_when_nobody_listens_to_log() -> None:
+    from twisted.logger import LogLevel, capturedLogs
+
+    primus, _ = make_primus()
+    spark, _ = connect(primus)
+    with capturedLogs() as events:
+        spark.messageReceived("not json")
+    warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
+    assert len(warnings) == 1
+    event = warnings[0]
+    assert event["error_type"] == "ParserError"
+    assert str(event["error"]).startswith("Failed to decode incoming data")
+    assert event["spark"] == spark.id
