@@ -47,7 +47,9 @@ __all__ = [
     "NodePrimusServer",
     "PeerExited",
     "PeerTimeout",
+    "after",
     "from_wire",
+    "lifecycle",
     "node_path",
     "to_wire",
 ]
@@ -128,6 +130,45 @@ def from_wire(value: Any) -> Any:
     if isinstance(value, list):
         return [from_wire(item) for item in value]
     return value
+
+
+#: The client's public life-cycle events (no data, pings or socket details).
+LIFECYCLE = frozenset(
+    (
+        "open", "end", "close", "readyStateChange", "reconnect scheduled", "reconnect",
+        "reconnected", "reconnect failed", "reconnect timeout", "online", "offline", "timeout",
+    )
+)  # fmt: skip
+
+
+def lifecycle(peer: NodePeer, client: str = "default") -> list[str]:
+    """
+    The life-cycle event names of one client, ``readyStateChange`` with its
+    state (``"readyStateChange:open"``), for order assertions against
+    spec/primus.md §5.6.
+    """
+    out = []
+    for event in peer.events:
+        if event.get("client") != client or event["event"] not in LIFECYCLE:
+            continue
+        name = event["event"]
+        if name == "readyStateChange":
+            name = f"readyStateChange:{event['args'][0]}"
+        out.append(name)
+    return out
+
+
+def after(names: list[str], first: str, n: int = 1) -> list[str]:
+    """
+    The names that follow the ``n``-th ``first``.
+    """
+    seen = 0
+    for index, name in enumerate(names):
+        if name == first:
+            seen += 1
+            if seen == n:
+                return names[index + 1 :]
+    raise AssertionError(f"no {first!r} #{n} in {names}")
 
 
 class _Lines(ProcessProtocol):
@@ -432,6 +473,21 @@ class NodePrimusClient(NodePeer):
         if socket:
             command["socket"] = socket
         self.send(command)
+
+    async def open_client(
+        self,
+        url: str,
+        options: Optional[dict[str, Any]] = None,
+        *,
+        client: str = "default",
+        timeout: float = 5.0,
+        **connect: Any,
+    ) -> Event:
+        """
+        :meth:`connect` and wait for that client's first ``open``.
+        """
+        self.connect(url, options, client=client, **connect)
+        return await self.wait_for("open", timeout, client=client)
 
     def write(self, data: Any, client: str = "default") -> None:
         self.send({"op": "write", "client": client, "data": data})

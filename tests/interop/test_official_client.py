@@ -17,6 +17,7 @@ import time
 from typing import Any, Optional
 
 import pytest_twisted
+from nodepeer import after, lifecycle
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.web.resource import Resource
@@ -68,19 +69,6 @@ async def wait_until(reactor: Any, predicate: Any, timeout: float = 5.0, what: s
         await sleep(reactor, 0.01)
 
 
-def after(names: list[str], first: str, n: int = 1) -> list[str]:
-    """
-    The event names that follow the ``n``-th ``first``.
-    """
-    seen = 0
-    for index, name in enumerate(names):
-        if name == first:
-            seen += 1
-            if seen == n:
-                return names[index + 1 :]
-    raise AssertionError(f"no {first!r} #{n} in {names}")
-
-
 async def opened(
     peers: Any,
     url: str,
@@ -89,29 +77,12 @@ async def opened(
     node: Any = None,
     **connect: Any,
 ) -> Any:
+    """
+    A Node client process (a new one unless ``node``) with one open client.
+    """
     node = node or await peers.client()
-    node.connect(url, options, client=client, **connect)
-    await node.wait_for("open", client=client)
+    await node.open_client(url, options, client=client, **connect)
     return node
-
-
-def lifecycle(node: Any, client: str = "default") -> list[str]:
-    """
-    The client's public life-cycle events (no data, pings or socket details).
-    """
-    keep = {
-        "open", "end", "close", "readyStateChange", "reconnect scheduled", "reconnect",
-        "reconnected", "reconnect failed", "reconnect timeout", "online", "offline", "timeout",
-    }  # fmt: skip
-    out = []
-    for event in node.events:
-        if event.get("client") != client or event["event"] not in keep:
-            continue
-        name = event["event"]
-        if name == "readyStateChange":
-            name = f"readyStateChange:{event['args'][0]}"
-        out.append(name)
-    return out
 
 
 # -- messages --------------------------------------------------------------
@@ -810,3 +781,78 @@ async def test_raw_ws_client_speaks_primus_by_hand(
     assert closed["args"][0] == 1005
     assert frames()[-1] == ['"primus::server::close"', False]
     assert recorder.data == [{"hello": "raw"}, b"\x00\xff"]
+
+
+# -- the client ending, listeners failing, volume, compression -------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_client_end_ends_the_spark(peers: Any, servers: Any, reactor: Any) -> None:
+    primus, url = servers.start(ping_interval=0)
+    recorder = Recorder(primus)
+    node = await opened(peers, url)
+    spark = recorder.sparks[0]
+    node.send({"op": "end"})
+    await node.wait_for("end")
+    await wait_until(reactor, lambda: recorder.names("end"), what="spark end")
+    assert [name for name, _ in recorder.events] == ["connection", "disconnection", "end"]
+    assert primus.connected == 0
+    assert spark.write("too late") is False
+    assert after(lifecycle(node), "open") == ["readyStateChange:end", "close", "end"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_failing_async_connection_listener_ends_the_client(
+    peers: Any, servers: Any, reactor: Any
+) -> None:
+    primus, url = servers.start(ping_interval=0)
+    errors: list[str] = []
+
+    async def refuse(spark: Any) -> None:
+        spark.on("error", lambda error: errors.append(str(error)))
+        await sleep(reactor, 0.05)
+        raise ValueError("not today")
+
+    primus.on("connection", refuse)
+    node = await peers.client()
+    node.connect(url, {"reconnect": {"min": 50}})
+    await node.wait_for("end")
+    await sleep(reactor, 0.2)
+    # primus::server::close was written: the client ends, no reconnect.
+    assert after(lifecycle(node), "open") == ["readyStateChange:end", "close", "end"]
+    assert errors == ["not today"]
+    assert primus.connected == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_many_and_large_messages_keep_order(peers: Any, servers: Any) -> None:
+    primus, url = servers.start(ping_interval=0)
+    recorder = Recorder(primus)
+    primus.on("connection", echo)
+    node = await opened(peers, url)
+    await node.eval("for (let i = 0; i < 500; i++) client.write(i); return 1")
+    big = "x" * (1024 * 1024) + "€"
+    node.write({"big": big})
+    await node.wait_for("data", n=501, timeout=10)
+    values = [event["args"][0] for event in node.named("data")]
+    assert values[:500] == list(range(500))
+    assert values[500] == {"big": big}
+    assert recorder.data[:500] == list(range(500))
+
+
+@pytest_twisted.ensureDeferred
+async def test_compression_is_negotiated_only_when_enabled(peers: Any, servers: Any) -> None:
+    compressed, compressed_url = servers.start(ping_interval=0, compression=True)
+    plain, plain_url = servers.start(ping_interval=0)
+    compressed.on("connection", echo)
+    plain.on("connection", echo)
+    node = await opened(peers, compressed_url, client="z")
+    await opened(peers, plain_url, client="p", node=node)
+    # The ws client always offers permessage-deflate.
+    assert (await node.eval("return client.socket.extensions", client="z"))["args"] == [
+        "permessage-deflate"
+    ]
+    assert (await node.eval("return client.socket.extensions", client="p"))["args"] == [""]
+    text = "compress me " * 1000
+    node.write(text, client="z")
+    assert (await node.wait_for("data", client="z"))["args"][0] == text

@@ -32,6 +32,9 @@
  *
  * Commands (stdin, newline-delimited JSON):
  *   {"op":"write","id":..,"data":..}          spark.write(data)
+ *   {"op":"raw","id":..,"data":..}            past the parser, to the socket:
+ *        {"$binary": ..} becomes a binary frame, a string a text frame
+ *        (spark.write(Buffer) would send JSON {"type":"Buffer",...})
  *   {"op":"broadcast","data":..}              primus.write(data)
  *   {"op":"end","id":..,"data"?:..,"reconnect"?:bool}
  *                                             spark.end(data, {reconnect})
@@ -40,7 +43,8 @@
  *   {"op":"stop","sparks"?:"drop"|"keep"}     stop listening; by default the
  *        open connections are dropped too (their sockets destroyed, as a
  *        server crash would) -> "closed"
- *   {"op":"listen"}                           listen again on the same port
+ *   {"op":"listen"}                           listen again on the same port,
+ *        with a new Primus (Node Primus shuts down with its HTTP server)
  *                                             -> "listening"
  *   {"op":"eval","code":".."}                 async function body with
  *        `primus`, `server`, `sparks`, `emit`, `require` in scope
@@ -111,25 +115,8 @@ function emit(event, args, extra) {
   }, extra || {})) + '\n');
 }
 
-const server = http.createServer(function (req, res) {
-  res.statusCode = 404;
-  res.end('not primus');
-});
-server.on('connection', function (socket) {
-  sockets.add(socket);
-  socket.on('close', function () { sockets.delete(socket); });
-});
-
-const options = Object.assign({
-  transformer: config.transformer || 'websockets',
-  parser: config.parser || 'json',
-  pathname: config.pathname || '/primus',
-  iknowclusterwillbreakconnections: true
-}, config.options || {});
-if ('pingInterval' in config) options.pingInterval = config.pingInterval;
-if ('maxLength' in config) options.maxLength = config.maxLength;
-
-const primus = new Primus(server, options);
+let server = null;
+let primus = null;
 
 function refusal(spec) {
   const err = new Error(spec.message || 'Unauthorized');
@@ -138,44 +125,73 @@ function refusal(spec) {
   return err;
 }
 
-const auth = config.authorization;
-if (auth) {
-  primus.authorize(function (req, done) {
-    if (auth.deny) return done(refusal(auth.deny));
-    if (auth.deny_query && req.query && auth.deny_query in req.query) {
-      return done(refusal({ status: 401, message: 'denied by query' }));
-    }
-    if (auth.delay) return setTimeout(done, auth.delay);
-    done();
+/*
+ * A fresh HTTP server and Primus.  Node Primus closes its transformer when
+ * the HTTP server closes, so "listen" after "stop" needs a new Primus (on
+ * the same port), just as a restarted Node process would have.
+ */
+function build() {
+  server = http.createServer(function (req, res) {
+    res.statusCode = 404;
+    res.end('not primus');
+  });
+  server.on('connection', function (socket) {
+    sockets.add(socket);
+    socket.on('close', function () { sockets.delete(socket); });
+  });
+  server.on('error', function (err) { emit('server error', [err.message]); });
+
+  const options = Object.assign({
+    transformer: config.transformer || 'websockets',
+    parser: config.parser || 'json',
+    pathname: config.pathname || '/primus',
+    iknowclusterwillbreakconnections: true
+  }, config.options || {});
+  if ('pingInterval' in config) options.pingInterval = config.pingInterval;
+  if ('maxLength' in config) options.maxLength = config.maxLength;
+
+  primus = new Primus(server, options);
+
+  const auth = config.authorization;
+  if (auth) {
+    primus.authorize(function (req, done) {
+      if (auth.deny) return done(refusal(auth.deny));
+      if (auth.deny_query && req.query && auth.deny_query in req.query) {
+        return done(refusal({ status: 401, message: 'denied by query' }));
+      }
+      if (auth.delay) return setTimeout(done, auth.delay);
+      done();
+    });
+  }
+
+  primus.on('connection', function (spark) {
+    emit('connection', [{
+      id: spark.id,
+      query: spark.query,
+      headers: spark.headers,
+      address: spark.address
+    }]);
+    spark.on('data', function (data, raw) {
+      emit('data', [{ id: spark.id, data: data, raw: raw }]);
+      if (config.echo !== false) spark.write(data);
+    });
+    spark.on('heartbeat', function () { emit('heartbeat', [{ id: spark.id }]); });
+    spark.on('error', function (err) {
+      emit('error', [{ id: spark.id, message: err && err.message }]);
+    });
+    spark.on('end', function () { emit('end', [{ id: spark.id }]); });
+  });
+  primus.on('disconnection', function (spark) { emit('disconnection', [{ id: spark.id }]); });
+  primus.on('log', function (level) {
+    const rest = Array.prototype.slice.call(arguments, 1).map(function (item) {
+      return item && item.message !== undefined ? item.message : item;
+    });
+    emit('log', [level].concat(rest));
   });
 }
 
-primus.on('connection', function (spark) {
-  emit('connection', [{
-    id: spark.id,
-    query: spark.query,
-    headers: spark.headers,
-    address: spark.address
-  }]);
-  spark.on('data', function (data, raw) {
-    emit('data', [{ id: spark.id, data: data, raw: raw }]);
-    if (config.echo !== false) spark.write(data);
-  });
-  spark.on('heartbeat', function () { emit('heartbeat', [{ id: spark.id }]); });
-  spark.on('error', function (err) {
-    emit('error', [{ id: spark.id, message: err && err.message }]);
-  });
-  spark.on('end', function () { emit('end', [{ id: spark.id }]); });
-});
-primus.on('disconnection', function (spark) { emit('disconnection', [{ id: spark.id }]); });
-primus.on('log', function (level) {
-  const rest = Array.prototype.slice.call(arguments, 1).map(function (item) {
-    return item && item.message !== undefined ? item.message : item;
-  });
-  emit('log', [level].concat(rest));
-});
-
 function listen() {
+  build();
   server.listen(port, '127.0.0.1', function () {
     port = server.address().port;
     emit('listening', [{ port: port }], { port: port });
@@ -192,6 +208,11 @@ async function run(cmd) {
   switch (cmd.op) {
     case 'write':
       sparkById(cmd.id).write(fromWire(cmd.data));
+      break;
+    case 'raw':
+      // Straight to the transport, past the parser: a Buffer becomes a
+      // binary frame (the JSON parser would stringify it).
+      sparkById(cmd.id).emit('outgoing::data', fromWire(cmd.data));
       break;
     case 'broadcast':
       primus.write(fromWire(cmd.data));
