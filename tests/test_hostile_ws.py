@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import struct
 import tracemalloc
+import zlib
 
 import pytest
 import pytest_twisted
@@ -29,6 +30,7 @@ from hostile_helpers import (
     frame,
     hostile_server,
     sleep,
+    upgrade_request,
     wait_until,
 )
 
@@ -336,3 +338,47 @@ async def test_client_reset_right_after_a_message(reactor):
 @pytest_twisted.ensureDeferred
 async def test_close_frame_with_invalid_code_is_a_protocol_error(reactor):
     await _protocol_error(reactor, frame(0x8, struct.pack("!H", 999)))
+
+
+def _deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-15)
+    body = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert body.endswith(b"\x00\x00\xff\xff")
+    return body[:-4]
+
+
+@pytest_twisted.ensureDeferred
+async def test_compression_bomb_is_stopped_at_max_length(reactor):
+    """
+    With ``compression=True``, a permessage-deflate message of a few KB that
+    inflates to 4 MB against a 64 KB limit is refused with 1009 and
+    reported, as ws does; a small compressed message still works.
+    """
+    offer = upgrade_request(extra=(("Sec-WebSocket-Extensions", "permessage-deflate"),))
+    async with hostile_server(reactor, compression=True, max_length=65536) as h:
+        good = await h.ws(request=offer)
+        assert b"permessage-deflate" in (good.header(b"sec-websocket-extensions") or b"")
+        good.send(frame(OP_TEXT, _deflate(b'"small"'), rsv=0b100))
+        await wait_until(reactor, lambda: any(d == "small" for _, d in h.data), 2.0, "inflated data")
+
+        bad = await h.ws(request=offer)
+        spark = h.spark_of(-1)
+        bomb = _deflate(b'"' + b"0" * (4 * 1024 * 1024) + b'"')
+        assert len(bomb) < 65536
+        tracemalloc.start()
+        try:
+            bad.send(frame(OP_TEXT, bomb, rsv=0b100))
+            await _closed_with(h, bad, 1009)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 * 1024 * 1024
+        await wait_until(reactor, lambda: spark in h.ended, 2.0, "the spark to end")
+        [error] = h.errors_of(spark)
+        assert "Max payload size exceeded" in str(error)
+        assert [d for s, d in h.data if s is spark] == []
+        # The good client's replies are compressed: check it still gets a
+        # message back rather than decoding it.
+        before = len(good.messages)
+        good.send(frame(OP_TEXT, _deflate(b'"again"'), rsv=0b100))
+        await wait_until(reactor, lambda: len(good.messages) > before, 2.0, "the echo")
