@@ -860,3 +860,20 @@ def test_errors_go_to_twisted_logger_with_named_fields_when_nobody_listens_to_lo
     assert event["error_type"] == "ParserError"
     assert str(event["error"]).startswith("Failed to decode incoming data")
     assert event["spark"] == spark.id
+
+
+def test_end_is_safe_when_writing_its_data_ends_the_spark() -> None:
+    # Primus re-checks the state after writing ``data`` in end(): a write
+    # can end the spark (a transport failing synchronously, a transform
+    # calling end()).  Nothing may be sent after the close, and "end" and
+    # "disconnection" fire once.
+    primus, _ = make_primus()
+    spark, conn = connect(primus)
+    events: list[str] = []
+    primus.on("disconnection", lambda s: events.append("disconnection"))
+    spark.on("end", lambda: events.append("end"))
+    conn.on_send = lambda message: spark.connectionLost(None)
+    spark.end("bye")
+    assert conn.sent == ['"bye"']
+    assert conn.closes == [True]
+    assert events == ["disconnection", "end"]
