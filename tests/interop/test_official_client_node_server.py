@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import pytest_twisted
-from nodepeer import after, lifecycle
+from nodepeer import PeerExited, PeerTimeout, after, lifecycle
 
 
 async def opened(
@@ -123,3 +124,31 @@ async def test_node_server_denies_and_heartbeats(peers: Any) -> None:
     await beating.wait_for("heartbeat", n=2)
     server_eval = await beating.eval("return primus.connected")
     assert server_eval["args"] == [1]
+
+
+# -- the Python side of the harness ---------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_timeouts_list_the_events_seen(peers: Any) -> None:
+    node = await peers.client()
+    node.send({"op": "eval", "code": "emit('marker', 'here'); return 1"})
+    await node.wait_for("eval")
+    with pytest.raises(PeerTimeout) as caught:
+        await node.wait_for("never", timeout=0.2)
+    assert "'never'" in str(caught.value)
+    assert '"marker"' in str(caught.value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_stop_kills_a_process_that_does_not_exit(peers: Any) -> None:
+    node = await peers.client()
+    # Block Node's event loop: the exit command can no longer be read.
+    node.send({"op": "eval", "code": "const end = Date.now() + 60000; while (Date.now() < end) {}"})
+    waiting = node.wait_for("never", timeout=30)
+    await node.stop(timeout=0.3)
+    assert not node.running
+    with pytest.raises(PeerExited):
+        await waiting
+    with pytest.raises(PeerExited):
+        node.send({"op": "exit"})
