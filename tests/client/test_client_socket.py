@@ -356,3 +356,16 @@ def test_plugin_client_is_called_with_socket_and_options() -> None:
 
     h = Harness(manual=True, plugin={"p": Plugin, "s": ServerOnly})
     assert calls == [(h.socket, "/primus")]
+
+
+def test_transports_provide_the_interface() -> None:
+    from client_fakes import FakeTransport
+    from zope.interface.verify import verifyClass
+
+    from primus_tx.client import IClientTransport
+    from primus_tx.transformers import find_transformer
+    from primus_tx.transformers.websockets.client import WebSocketsClientTransport
+
+    assert find_transformer("websockets").client() is WebSocketsClientTransport
+    assert verifyClass(IClientTransport, WebSocketsClientTransport)
+    assert verifyClass(IClientTransport, FakeTransport)
