@@ -355,9 +355,7 @@ async def test_max_length_exceeded_closes(peers: Any, servers: Any, reactor: Any
 
 
 @pytest_twisted.ensureDeferred
-async def test_destroy_with_reconnect_makes_clients_reconnect(
-    peers: Any, servers: Any
-) -> None:
+async def test_destroy_with_reconnect_makes_clients_reconnect(peers: Any, servers: Any) -> None:
     site = Site(Resource())
     primus = servers.primus(site, ping_interval=0)
     url = servers.listen(site)
@@ -607,9 +605,7 @@ async def test_address_without_proxy_headers(peers: Any, servers: Any) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_transforms_seen_by_the_real_client(
-    peers: Any, servers: Any, reactor: Any
-) -> None:
+async def test_transforms_seen_by_the_real_client(peers: Any, servers: Any, reactor: Any) -> None:
     primus, url = servers.start(ping_interval=0)
     recorder = Recorder(primus)
     primus.on("connection", echo)
@@ -737,9 +733,7 @@ async def test_several_primus_instances_on_one_site(peers: Any, servers: Any) ->
 
 
 @pytest_twisted.ensureDeferred
-async def test_raw_ws_client_speaks_primus_by_hand(
-    peers: Any, servers: Any, reactor: Any
-) -> None:
+async def test_raw_ws_client_speaks_primus_by_hand(peers: Any, servers: Any, reactor: Any) -> None:
     primus, url = servers.start(ping_interval=0.2)
     recorder = Recorder(primus)
     primus.on("connection", echo)
@@ -856,3 +850,49 @@ async def test_compression_is_negotiated_only_when_enabled(peers: Any, servers: 
     text = "compress me " * 1000
     node.write(text, client="z")
     assert (await node.wait_for("data", client="z"))["args"][0] == text
+
+
+@pytest_twisted.ensureDeferred
+async def test_websocket_ping_frames_are_heartbeats(peers: Any, servers: Any, reactor: Any) -> None:
+    # spec/primus.md §1.5: the ws transformer maps a PING frame to
+    # incoming::pong, which sets alive and emits "heartbeat".
+    primus, url = servers.start(ping_interval=0.2)
+    recorder = Recorder(primus)
+    node = await peers.client()
+    node.send({"op": "raw_connect", "url": url.replace("http://", "ws://") + "/primus"})
+    await node.wait_for("raw:open")
+    node.send({"op": "raw_ping", "every": 50})
+    # Several sweeps; the client never sends primus::pong.
+    await node.wait_for(
+        "raw:message", n=4, where=lambda e: str(e["args"][0]).startswith('"primus::ping::')
+    )
+    assert node.named("raw:close") == []
+    assert recorder.names("end") == []
+    assert recorder.names("heartbeat"), "PING frames did not emit 'heartbeat'"
+    node.send({"op": "raw_ping", "every": 0})
+
+
+@pytest_twisted.ensureDeferred
+async def test_requests_outside_the_pathname_reach_the_site(peers: Any, servers: Any) -> None:
+    class Hello(Resource):
+        isLeaf = True
+
+        def render_GET(self, request: Any) -> bytes:
+            return b"original resource"
+
+    root = Resource()
+    root.putChild(b"hello", Hello())
+    site = Site(root)
+    primus = servers.primus(site, ping_interval=0)
+    recorder = Recorder(primus)
+    url = servers.listen(site)
+    node = await peers.client()
+    node.send({"op": "http", "url": url + "/hello"})
+    status, _, body = (await node.wait_for("http"))["args"]
+    assert (status, body) == (200, "original resource")
+    # Primus claims paths by prefix, as Node Primus does.
+    node.send(
+        {"op": "raw_connect", "client": "r", "url": url.replace("http", "ws") + "/primusfoo/bar"}
+    )
+    await node.wait_for("raw:open", client="r")
+    await wait_until(node._reactor, lambda: recorder.sparks, what="spark on /primusfoo/bar")

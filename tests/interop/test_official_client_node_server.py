@@ -152,3 +152,19 @@ async def test_stop_kills_a_process_that_does_not_exit(peers: Any) -> None:
         await waiting
     with pytest.raises(PeerExited):
         node.send({"op": "exit"})
+
+
+@pytest_twisted.ensureDeferred
+async def test_node_server_counts_ping_frames_as_heartbeats(peers: Any) -> None:
+    # The reference for test_websocket_ping_frames_are_heartbeats.
+    server = await peers.server({"pingInterval": 200})
+    node = await peers.client()
+    node.send({"op": "raw_connect", "url": f"ws://127.0.0.1:{server.port}/primus"})
+    await node.wait_for("raw:open")
+    node.send({"op": "raw_ping", "every": 50})
+    await node.wait_for(
+        "raw:message", n=4, where=lambda e: str(e["args"][0]).startswith('"primus::ping::')
+    )
+    assert node.named("raw:close") == []
+    await server.wait_for("heartbeat")
+    assert server.named("end") == []

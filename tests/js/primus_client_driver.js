@@ -33,6 +33,8 @@
  *        "raw:error" [message], "raw:unexpected-response" [status, headers, body].
  *   {"op":"raw_send","data":..}       a string is sent as a text frame, a
  *        {"$binary": base64} as a binary frame.
+ *   {"op":"raw_ping","every"?:ms}     send a WebSocket PING frame now, or
+ *        every `every` ms until the socket closes ("every": 0 stops).
  *   {"op":"raw_close","code"?:N}      close the bare WebSocket.
  *   {"op":"exit"}                      exit the process.
  *
@@ -297,6 +299,20 @@ async function run(cmd) {
     case 'raw_send': {
       const data = fromWire(cmd.data);
       raws[name].send(data, { binary: Buffer.isBuffer(data) });
+      break;
+    }
+    case 'raw_ping': {
+      const ws = raws[name];
+      if (ws.__pinger) clearInterval(ws.__pinger);
+      ws.__pinger = null;
+      if (cmd.every) {
+        ws.__pinger = setInterval(function () {
+          if (ws.readyState === WebSocket.OPEN) ws.ping();
+        }, cmd.every);
+        ws.once('close', function () { clearInterval(ws.__pinger); });
+      } else if (cmd.every === undefined) {
+        ws.ping();
+      }
       break;
     }
     case 'raw_close':
