@@ -63,7 +63,10 @@ def control(base: str, action: str) -> Any:
 
 def test_against_a_node_primus_server(node_server: str, page_factory: Any) -> None:
     page = page_factory(node_server)
-    assert page.evaluate("() => window.primus === undefined && Primus.prototype.defaultPingTimeout") == 450
+    assert (
+        page.evaluate("() => window.primus === undefined && Primus.prototype.defaultPingTimeout")
+        == 450
+    )
     page.evaluate(
         "() => { window.primus = new Primus({reconnect: {min: 50}});"
         " window.log = record(window.primus);"
