@@ -96,9 +96,10 @@ def node_path() -> str:
     installed (skips on a developer machine without node, fails in CI).
     """
     node = _require_tool("node")
-    if not (JS_DIR / "node_modules" / "primus").is_dir() or not (
-        JS_DIR / "node_modules" / "ws"
-    ).is_dir():
+    if (
+        not (JS_DIR / "node_modules" / "primus").is_dir()
+        or not (JS_DIR / "node_modules" / "ws").is_dir()
+    ):
         raise RuntimeError(
             f"The npm test peers are not installed: run `npm ci` in {JS_DIR} "
             "(it installs the versions pinned in package-lock.json)."
@@ -330,7 +331,9 @@ class NodePeer:
 
     # -- looking at events -------------------------------------------------
 
-    def _matcher(self, name: Optional[str], where: Optional[Matcher], extra: dict[str, Any]) -> Matcher:
+    def _matcher(
+        self, name: Optional[str], where: Optional[Matcher], extra: dict[str, Any]
+    ) -> Matcher:
         def matches(event: Event) -> bool:
             if name is not None and event.get("event") != name:
                 return False

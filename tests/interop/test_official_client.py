@@ -454,9 +454,11 @@ async def test_accepted_authorization_sync_and_async(
     peers: Any, servers: Any, reactor: Any
 ) -> None:
     seen: list[Any] = []
+    forwarded: list[Any] = []
 
     def allow(request: Any) -> None:
         seen.append(("sync", request.query.get("token")))
+        forwarded.append(request.forwarded)
 
     async def allow_later(request: Any) -> None:
         await sleep(reactor, 0.1)
@@ -470,7 +472,12 @@ async def test_accepted_authorization_sync_and_async(
     sync_primus.on("connection", echo)
     async_primus.on("connection", echo)
     node = await peers.client()
-    node.connect(url + "/?token=s", client="s", socket={"authorization": True})
+    node.connect(
+        url + "/?token=s",
+        {"transport": {"headers": {"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Port": "4443"}}},
+        client="s",
+        socket={"authorization": True},
+    )
     node.connect(
         url + "/?token=a", client="a", socket={"authorization": True, "pathname": "/later"}
     )
@@ -481,6 +488,8 @@ async def test_accepted_authorization_sync_and_async(
     assert (await node.wait_for("data", client="s"))["args"][0] == "hello"
     assert (await node.wait_for("data", client="a"))["args"][0] == "buffered"
     assert sorted(seen) == [("async", "a"), ("sync", "s")]
+    # The authorization function sees the pre-parsed forwarded address.
+    assert [(f.ip, f.port) for f in forwarded] == [("10.1.2.3", 4443)]
 
 
 # -- HTTP surface, compared with a real Node Primus server -----------------
