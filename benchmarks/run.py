@@ -129,7 +129,7 @@ def s3_broadcast(name: str, cfg: dict[str, Any], progress: Progress) -> list[dic
             for i in range(cfg["s3_repeats"]):
                 before = server.stat.cpu()
                 result = gen.call(cmd="broadcast", id=1000 * target + i, trigger=True,
-                                  size=64, timeout=60)
+                                  size=64, wait=30, timeout=60)
                 cpu += server.stat.cpu() - before
                 delivered += result["received"]
                 if result["received"] == result["expected"]:

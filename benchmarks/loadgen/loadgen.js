@@ -160,7 +160,7 @@ function broadcast(cfg, cmd) {
     const marker = '"i":' + cmd.id + ',';
     let pending = conns.length, last = 0n, received = 0;
     const sentAt = now();
-    const timer = setTimeout(finish, cmd.timeout * 1000);
+    const timer = setTimeout(finish, cmd.wait * 1000);
     function finish() {
       clearTimeout(timer);
       handler = null;
