@@ -1,0 +1,350 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+``twistd primus``: run a Primus server without writing a line of Python, or
+run your own application under twistd's daemonising, logging, privilege
+dropping and signal handling.
+
+The module only imports light things at its top level: twistd imports it
+to print ``--help`` and to parse the command line, and importing the
+reactor (or Autobahn, which imports it) here would break ``twistd
+--reactor=...`` for every subcommand (spec/twisted-notes.md §2.1).  All the
+heavy lifting happens in :func:`makeService` and in
+:class:`PrimusService` when twistd starts it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+from twisted.application.service import MultiService, Service
+from twisted.logger import Logger
+from twisted.python import usage
+
+__all__ = ["Options", "PrimusService", "makeService"]
+
+#: How long ``stopService`` waits for clients to acknowledge the close of
+#: their connections before letting twistd tear the sockets down (seconds).
+#: Without the wait the last frames (``primus::server::close`` and the
+#: WebSocket close) may still sit in the transport's buffer when the
+#: reactor disconnects everything, and clients would reconnect to a server
+#: that meant to say goodbye.
+SHUTDOWN_GRACE = 3.0
+
+_FALLBACK_PAGE = (
+    b"primus-tx is running.\n\n"
+    b"The Primus endpoint is at %s; the browser client at %s/primus.js.\n"
+)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of seconds") from None
+    if seconds < 0 or seconds != seconds or seconds == float("inf"):
+        raise ValueError(f"{value!r} is not a number of seconds (0 disables)")
+    return seconds
+
+
+_seconds.coerceDoc = "Seconds; 0 disables the heartbeat."  # type: ignore[attr-defined]
+
+
+def _bytes(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number of bytes") from None
+    if size < 0:
+        raise ValueError(f"{value!r} is not a whole number of bytes")
+    return size
+
+
+_bytes.coerceDoc = "Bytes; 0 means the default."  # type: ignore[attr-defined]
+
+
+def _load_app(path: str) -> Callable[[Any], Any]:
+    """
+    Import ``module:callable``; every way this can go wrong becomes a usage
+    error that says what to fix, rather than a traceback at startup.
+    """
+    module_name, colon, attribute = path.partition(":")
+    if not colon or not module_name or not attribute:
+        raise usage.UsageError(
+            f"--app expects module:callable (for example myapp.realtime:setup), not {path!r}"
+        )
+    import importlib
+
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise usage.UsageError(f"--app {path}: cannot import {module_name!r}: {error}") from None
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise usage.UsageError(
+                f"--app {path}: module {module_name!r} has no attribute {attribute!r}"
+            ) from None
+    if not callable(target):
+        raise usage.UsageError(f"--app {path}: {attribute!r} is not callable")
+    return target  # type: ignore[no-any-return]
+
+
+class Options(usage.Options):
+    """
+    The command line of ``twistd primus``.
+    """
+
+    synopsis = "[twistd options] primus [options]"
+    longdesc = (
+        "Run a Primus real-time server. Without --app it serves the demo chat "
+        "at / and Primus at /primus. --app module:callable runs your own "
+        "application: it is called with the Primus server once it has started "
+        "and may return a Deferred or a coroutine."
+    )
+
+    optParameters = [
+        ["pathname", None, "/primus", "The URL path Primus answers under."],
+        ["transformer", None, "websockets", "The real-time transport."],
+        ["parser", None, "json", "The message encoding."],
+        ["ping-interval", None, 30.0, "Seconds between heartbeat pings (0 disables).", _seconds],
+        ["max-length", None, 10485760, "Largest message a client may send, in bytes.", _bytes],
+        ["app", None, None, "module:callable called with the Primus server (your application)."],
+        ["static", None, None, "A directory of your own files to serve at /."],
+    ]
+
+    optFlags = [
+        ["compression", None, "Accept permessage-deflate compression from clients."],
+    ]
+
+    compData = usage.Completions(optActions={"static": usage.CompleteDirs()})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["app_callable"] = None
+
+    def opt_listen(self, description: str) -> None:
+        """
+        An endpoint to listen on, such as tcp:8080, tcp:8080:interface=127.0.0.1,
+        ssl:8443:privateKey=key.pem:certKey=cert.pem or unix:/run/primus.sock.
+        Repeat it to listen on several. [default: tcp:8080]
+        """
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        """
+        Validate everything that can be validated without starting anything,
+        so that a mistake stops twistd with a usage message instead of a
+        half-started daemon.
+        """
+        if not self["listen"]:
+            self["listen"] = ["tcp:8080"]
+        self._check_endpoints()
+
+        from primus_tx._errors import PrimusError
+        from primus_tx.parsers import find_parser
+        from primus_tx.transformers import find_transformer
+
+        try:
+            find_transformer(self["transformer"])
+        except PrimusError as error:
+            raise usage.UsageError(f"--transformer: {error}") from None
+        try:
+            find_parser(self["parser"])
+        except PrimusError as error:
+            raise usage.UsageError(f"--parser: {error}") from None
+
+        pathname = self["pathname"]
+        if not pathname.strip("/"):
+            raise usage.UsageError(
+                f"--pathname must be a non-empty path such as /primus, not {pathname!r}"
+            )
+        if self["static"] is not None and not os.path.isdir(self["static"]):
+            raise usage.UsageError(f"--static {self['static']}: not a directory")
+        if self["app"] is not None:
+            self["app_callable"] = _load_app(self["app"])
+
+    def _check_endpoints(self) -> None:
+        """
+        Parse each ``--listen`` description now (which also reads TLS key
+        files), without listening: binding happens when twistd starts the
+        service, after this and before privileges are dropped.
+        """
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import serverFromString
+
+        for description in self["listen"]:
+            try:
+                serverFromString(reactor, description)
+            except Exception as error:
+                raise usage.UsageError(f"--listen {description}: {error}") from None
+
+
+class PrimusService(Service):
+    """
+    The Primus server as a twistd service: it is made when twistd starts the
+    application (after the ports are bound, before the reactor runs) and
+    destroyed when twistd stops it, so SIGTERM ends every spark with
+    ``primus::server::close`` and stops the heartbeat.
+
+    :ivar primus: the running :class:`~primus_tx.Primus`, or ``None`` while
+        the service is stopped.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        site: Any,
+        options: dict[str, Any],
+        app: Optional[Callable[[Any], Any]] = None,
+        reactor: Any = None,
+    ) -> None:
+        self.site = site
+        self.options = options
+        self.app = app
+        self.primus: Any = None
+        self._reactor = reactor
+        self._starting: Any = None
+
+    def _get_reactor(self) -> Any:
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            self._reactor = reactor
+        return self._reactor
+
+    def startService(self) -> None:
+        from primus_tx import Primus
+        from primus_tx._events import as_deferred, is_awaitable
+
+        super().startService()
+        reactor = self._get_reactor()
+        self.primus = Primus(self.site, reactor=reactor, **self.options)
+        if self.app is None:
+            return
+        # An exception raised here stops twistd with a traceback; a failure
+        # that comes later is logged and stops the reactor, because a
+        # server whose application never started serves nothing useful.
+        result = self.app(self.primus)
+        if result is not None and is_awaitable(result):
+            self._starting = as_deferred(result)
+            self._starting.addErrback(self._app_failed)
+
+    def _app_failed(self, failure: Any) -> None:
+        self.log.failure("the application {app!r} failed to start", failure, app=self.app)
+        reactor = self._get_reactor()
+        if getattr(reactor, "running", False):
+            reactor.stop()
+
+    def stopService(self) -> Any:
+        from twisted.internet.defer import gatherResults, succeed
+
+        super().stopService()
+        primus, self.primus = self.primus, None
+        if primus is None:
+            return succeed(None)
+        if self._starting is not None and not self._starting.called:
+            self._starting.cancel()
+        # Connections the close handshake still has to finish; sparks whose
+        # socket cannot tell us are not waited for.
+        closing = [
+            closed
+            for closed in (getattr(spark.socket, "is_closed", None) for spark in primus)
+            if closed is not None and hasattr(closed, "addBoth") and not closed.called
+        ]
+        d = primus.destroy()
+        if closing:
+            reactor = self._get_reactor()
+            waiting = gatherResults(closing, consumeErrors=True)
+            waiting.addTimeout(SHUTDOWN_GRACE, reactor)
+            waiting.addErrback(lambda _: None)
+            d.addCallback(lambda _: waiting)
+        return d
+
+
+def _fallback_root(pathname: str) -> Any:
+    from twisted.web.resource import Resource
+    from twisted.web.static import Data
+
+    path = ("/" + pathname.strip("/")).encode("utf-8")
+    root = Resource()
+    root.putChild(b"", Data(_FALLBACK_PAGE % (path, path), "text/plain; charset=utf-8"))
+    return root
+
+
+def _echo(primus: Any) -> None:
+    """
+    The application when neither ``--app`` nor the demo is available: every
+    message is written back to the spark that sent it.
+    """
+
+    def connection(spark: Any) -> None:
+        spark.on("data", spark.write)
+
+    primus.on("connection", connection)
+
+
+def _demo() -> tuple[Optional[Callable[[], Any]], Optional[Callable[[Any], Any]]]:
+    """
+    The demo's root resource factory and application, when the demo package
+    provides them.
+    """
+    try:
+        from primus_tx import demo
+    except ImportError:  # pragma: no cover - the package ships with primus_tx
+        return None, None
+    return getattr(demo, "demo_root", None), getattr(demo, "chat", None)
+
+
+def makeService(options: Options, reactor: Any = None) -> MultiService:
+    """
+    Build the service tree twistd runs: one :class:`PrimusService` and one
+    listening service per ``--listen`` endpoint, all sharing one site.
+
+    Binding uses :func:`twisted.application.strports.service`, which makes a
+    bind failure (a port in use) stop twistd at startup instead of being
+    merely logged while the process carries on serving nothing.
+
+    :param reactor: the reactor Primus and the listeners use (the global
+        reactor when ``None``); tests pass a fake one.
+    """
+    from twisted.application import strports
+    from twisted.web.server import Site
+
+    app = options["app_callable"]
+    if app is None and options["app"] is not None:
+        app = _load_app(options["app"])
+    demo_root, demo_app = (None, None) if app is not None else _demo()
+
+    if options["static"] is not None:
+        from twisted.web.static import File
+
+        root = File(options["static"])
+    elif demo_root is not None:
+        root = demo_root()
+    else:
+        root = _fallback_root(options["pathname"])
+    if app is None:
+        app = demo_app if demo_app is not None else _echo
+
+    site = Site(root, reactor=reactor) if reactor is not None else Site(root)
+    primus_options = {
+        "pathname": options["pathname"],
+        "transformer": options["transformer"],
+        "parser": options["parser"],
+        "ping_interval": options["ping-interval"],
+        "max_length": options["max-length"],
+        "compression": bool(options["compression"]),
+    }
+
+    parent = MultiService()
+    parent.setName("primus-tx")
+    primus_service = PrimusService(site, primus_options, app, reactor)
+    primus_service.setName("primus")
+    primus_service.setServiceParent(parent)
+    for description in options["listen"]:
+        strports.service(description, site, reactor=reactor).setServiceParent(parent)
+    return parent
