@@ -287,7 +287,7 @@ def _echo(primus: Any) -> None:
     primus.on("connection", connection)
 
 
-def _demo() -> tuple[Optional[Callable[[], Any]], Optional[Callable[[Any], Any]]]:
+def _demo() -> tuple[Optional[Callable[[str], Any]], Optional[Callable[[Any], Any]]]:
     """
     The demo's root resource factory and application, when the demo package
     provides them.
@@ -324,7 +324,8 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
 
         root = File(options["static"])
     elif demo_root is not None:
-        root = demo_root()
+        # The page loads the browser client from <pathname>/primus.js.
+        root = demo_root(options["pathname"])
     else:
         root = _fallback_root(options["pathname"])
     if app is None:

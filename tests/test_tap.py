@@ -300,8 +300,9 @@ async def test_without_demo_serves_text_and_echoes(monkeypatch: pytest.MonkeyPat
 @pytest_twisted.ensureDeferred
 async def test_with_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     """
-    When primus_tx.demo provides demo_root() and chat(primus), the demo root
-    is served and chat runs as the application.
+    When primus_tx.demo provides demo_root(pathname) and chat(primus), the
+    demo root (made for the configured pathname) is served and chat runs as
+    the application.
     """
     from twisted.web.resource import Resource
     from twisted.web.static import Data
@@ -311,10 +312,17 @@ async def test_with_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     root = Resource()
     root.putChild(b"", Data(b"demo page", "text/html"))
     chatted: list[Any] = []
-    monkeypatch.setattr(primus_tx.demo, "demo_root", lambda: root, raising=False)
+    pathnames: list[str] = []
+
+    def demo_root(pathname: str) -> Resource:
+        pathnames.append(pathname)
+        return root
+
+    monkeypatch.setattr(primus_tx.demo, "demo_root", demo_root, raising=False)
     monkeypatch.setattr(primus_tx.demo, "chat", chatted.append, raising=False)
-    primus_service, primus = await _started(parse())
+    primus_service, primus = await _started(parse("--pathname", "/live"))
     try:
+        assert pathnames == ["/live"]
         assert chatted == [primus]
         assert await _fetch(primus_service.site.resource, "/") == (200, b"demo page")
     finally:
