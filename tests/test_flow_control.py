@@ -123,8 +123,8 @@ async def test_channel_is_not_the_producer_after_takeover(reactor, server):
     After the upgrade the TCP transport's producer is the WebSocket
     connection, not twisted.web's HTTPChannel (spec/twisted-notes.md §2.5).
     """
-    primus, port, sparks = server
-    client, factory = await connect(reactor, port.getHost().port)
+    _primus, port, sparks = server
+    client, _factory = await connect(reactor, port.getHost().port)
     spark = await wait_for_spark(reactor, sparks)
     transport = spark.socket.transport
     assert transport.producer is spark.socket
@@ -138,8 +138,8 @@ async def test_write_returns_false_then_drain_when_client_reads_again(reactor, s
     A client that stops reading makes ``write()`` return ``False``; when it
     reads again ``"drain"`` fires and every message arrives, in order.
     """
-    primus, port, sparks = server
-    client, factory = await connect(reactor, port.getHost().port)
+    _primus, port, sparks = server
+    client, _factory = await connect(reactor, port.getHost().port)
     spark = await wait_for_spark(reactor, sparks)
     drained = defer.Deferred()
     spark.on("drain", lambda: drained.called or drained.callback(None))
@@ -217,8 +217,8 @@ async def test_push_producer_is_paused_and_resumed(reactor, server):
     A push producer registered on a spark is paused while the client does
     not read and resumed when it does; nothing is lost.
     """
-    primus, port, sparks = server
-    client, factory = await connect(reactor, port.getHost().port)
+    _primus, port, sparks = server
+    client, _factory = await connect(reactor, port.getHost().port)
     spark = await wait_for_spark(reactor, sparks)
     client.transport.pauseProducing()
     producer = CountingPushProducer(reactor, spark, b"y" * 65536, total=150)
@@ -252,8 +252,8 @@ async def test_file_sender_streams_a_file_into_a_spark(reactor, server):
     ``FileSender`` (a pull producer) streams a file into a spark, one binary
     message per chunk, paced by a client that reads slowly.
     """
-    primus, port, sparks = server
-    client, factory = await connect(reactor, port.getHost().port)
+    _primus, port, sparks = server
+    client, _factory = await connect(reactor, port.getHost().port)
     spark = await wait_for_spark(reactor, sparks)
     content = bytes(range(256)) * 12000  # ~3 MB
     client.transport.pauseProducing()
@@ -275,8 +275,8 @@ async def test_pause_producing_stops_reading_from_the_client(reactor, server):
     ``spark.pauseProducing()`` stops delivering the client's messages until
     ``resumeProducing()``; none are lost and order is kept.
     """
-    primus, port, sparks = server
-    client, factory = await connect(reactor, port.getHost().port)
+    _primus, port, sparks = server
+    client, _factory = await connect(reactor, port.getHost().port)
     spark = await wait_for_spark(reactor, sparks)
     received = []
     spark.on("data", received.append)
@@ -307,7 +307,7 @@ async def test_stop_producing_ends_the_spark(reactor, server):
     spark.on("end", lambda: ended.callback(None))
     spark.stopProducing()
     await ended
-    was_clean, code, reason = await factory.closed
+    _was_clean, _code, _reason = await factory.closed
     assert json.loads(client.messages[-1][0]) == "primus::server::close"
     assert primus.connected == 0
 
@@ -363,8 +363,8 @@ async def test_flow_control_over_tls(reactor, tls_server):
     The takeover and the pause/drain cycle work the same over TLS, where
     the producer lives on the TLS wrapper.
     """
-    primus, port, sparks = tls_server
-    client, factory = await connect(reactor, port.getHost().port, ssl.CertificateOptions(verify=False))
+    _primus, port, sparks = tls_server
+    client, _factory = await connect(reactor, port.getHost().port, ssl.CertificateOptions(verify=False))
     spark = await wait_for_spark(reactor, sparks)
     assert spark.address.secure is True
     drained = defer.Deferred()
