@@ -300,6 +300,33 @@ def print_table(scenario: str, rows: list[dict[str, Any]]) -> None:
         print("  ".join(v.rjust(w) for v, w in zip(r, widths)))
 
 
+def rst(report: dict[str, Any]) -> str:
+    """
+    A results file as reST tables, for docs/performance.rst.
+    """
+    m = report["machine"]
+    out = [
+        f"Run of {report['started']} ({report['mode']} mode, {report['config']['rounds']} rounds, "
+        f"{report.get('seconds', '?')} s) on {m['cores']} x {m['cpu']}, "
+        f"{m['implementation']} {m['python']}, {m['platform']}; load average at start "
+        f"{', '.join(f'{x:.1f}' for x in m['loadavg'])}.",
+        "",
+    ]
+    for scenario, data in report["scenarios"].items():
+        rows = data["rows"]
+        if not rows:
+            continue
+        columns: list[str] = []
+        for row in rows:
+            columns.extend(k for k in row if k not in columns and k != "points")
+        out += [f".. list-table:: {scenario}", "   :header-rows: 1", ""]
+        for i, cells in enumerate([columns] + [[_fmt(r.get(c)) for c in columns] for r in rows]):
+            for j, cell in enumerate(cells):
+                out.append(("   * - " if j == 0 else "     - ") + (cell if i else f"``{cell}``"))
+        out.append("")
+    return "\n".join(out)
+
+
 def machine() -> dict[str, Any]:
     cpu = "unknown"
     try:
@@ -327,7 +354,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--duration", type=float, default=None, help="S1 seconds per measurement")
     parser.add_argument("--seed", type=int, default=None, help="server order shuffle seed")
     parser.add_argument("--output", default=None, help="JSON file (default benchmarks/results/)")
+    parser.add_argument("--rst", default=None, metavar="JSON",
+                        help="print a results file as reST tables and exit")
     args = parser.parse_args(argv)
+    if args.rst:
+        with open(args.rst) as f:
+            print(rst(json.load(f)))
+        return 0
 
     cfg: dict[str, Any] = dict(QUICK if args.quick else FULL)
     if args.rounds:
