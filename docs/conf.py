@@ -8,7 +8,7 @@ import sys
 # Document the checkout being built, whether or not it is installed.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
 
-from primus_tx._version import __version__  # noqa: E402
+from primus_tx._version import __version__
 
 project = "primus-tx"
 author = "the primus-tx developers"
