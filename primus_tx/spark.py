@@ -286,9 +286,12 @@ class Spark(EventEmitter):
 
     def pingReceived(self) -> None:
         """
-        A transport-level ping (a WebSocket PING frame) proves the client alive.
+        A transport-level ping (a WebSocket PING frame) proves the client
+        alive, as a ``primus::pong`` does (Node Primus maps ``ws`` pings to
+        pongs too).
         """
         self.alive = True
+        self._safely("heartbeat")
 
     # -- outgoing ---------------------------------------------------------
 
@@ -367,6 +370,8 @@ class Spark(EventEmitter):
             return
         if data is not None:
             self.write(data)
+            if self.ready_state == Spark.CLOSED:  # writing it ended us
+                return
         if not reconnect:
             self._send_protocol(SERVER_CLOSE)
         self._closed(reconnect)
