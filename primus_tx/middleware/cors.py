@@ -10,16 +10,21 @@ answered here and stops the chain.  Upgrades skip this layer.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
 __all__ = ["cors"]
 
 
-def _join(value: Union[str, list[str], tuple[str, ...]]) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(value)
-    return value
+def _items(value: Union[str, list[str], tuple[str, ...]]) -> list[str]:
+    """
+    A list option, given as a list or as a string separated by commas
+    and/or spaces (as access-control accepts it).
+    """
+    if isinstance(value, str):
+        return [item for item in re.split(r"[,\s]+", value) if item]
+    return [item.strip() for item in value if item.strip()]
 
 
 def _valid_origin(origin: str) -> bool:
@@ -37,18 +42,14 @@ def cors(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
     """
     settings = primus.options
     origins = settings["origins"]
-    allowed = (
-        None
-        if origins == "*"
-        else {o.strip().lower() for o in (origins.split(",") if isinstance(origins, str) else origins)}
-    )
-    methods_text = _join(settings["methods"]).upper()
-    methods = {m.strip() for m in methods_text.split(",")}
+    allowed = None if origins == "*" else {o.lower() for o in _items(origins)}
+    method_list = [m.upper() for m in _items(settings["methods"])]
+    methods = set(method_list)
     credentials = bool(settings["credentials"])
     max_age = str(int(settings["max_age"])).encode("ascii")
-    headers = _join(settings["headers"]).encode("latin-1")
-    exposed = _join(settings["exposed"]).encode("latin-1")
-    methods_header = methods_text.encode("latin-1")
+    headers = ", ".join(_items(settings["headers"])).encode("latin-1")
+    exposed = ", ".join(_items(settings["exposed"])).encode("latin-1")
+    methods_header = ", ".join(method_list).encode("latin-1")
 
     def cors_layer(request: Any) -> Optional[bool]:
         raw_origin = request.getHeader(b"origin")
