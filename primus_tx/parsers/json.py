@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json as _stdlib_json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,20 +52,29 @@ def _finite(value: Any) -> Any:
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
 def _stdlib_encode(data: Any) -> str:
+    """
+    The standard library's encoding, for what orjson refuses (integers
+    wider than 64 bits, lone surrogates, some subclasses).
+    """
     try:
         text = _stdlib_json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except ValueError:
+    except ValueError as error:
+        if "Out of range float" not in str(error):
+            raise  # e.g. a circular reference
         text = _stdlib_json.dumps(
             _finite(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates: escape them, as JavaScript's well-formed
-        # JSON.stringify does.
-        text = _stdlib_json.dumps(_finite(data), separators=(",", ":"), allow_nan=False)
-    return text
+    # Lone surrogates cannot be sent as UTF-8: escape just them, as
+    # JavaScript's well-formed JSON.stringify does.
+    return _SURROGATE.sub(_escape_surrogate, text)
 
 
 def _escape_separators(text: str) -> str:
