@@ -63,6 +63,12 @@ def take_over(request: Any, protocol: Any) -> bool:
     if hasattr(channel, "setTimeout"):
         channel.setTimeout(None)
 
+    # Bytes that arrive in the same read as the request (a client that sends
+    # its first frames without waiting for the 101) are still being handed
+    # to the channel by twisted.web's parser: route them to the protocol.
+    channel.dataReceived = protocol.dataReceived
+    channel.rawDataReceived = protocol.dataReceived
+
     protocol.makeConnection(transport)
     (network if network is not None else transport).resumeProducing()
     protocol.dataReceived(_replayed_request(request) + leftover)

@@ -19,7 +19,6 @@ from autobahn.websocket.compress import (
     PerMessageDeflateOfferAccept,
 )
 from twisted.internet.interfaces import IPushProducer
-from twisted.logger import Logger
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
@@ -42,13 +41,23 @@ class PayloadTooLarge(PrimusError):
     """
 
 
+class WebSocketProtocolError(PrimusError):
+    """
+    A client broke the WebSocket protocol (a bad frame, invalid UTF-8 in a
+    text message, ...); the connection was closed with the matching code.
+    """
+
+
+def _allowed_close_code(code: int) -> bool:
+    return code in (1000, 1001, 1002, 1003) or 1007 <= code <= 1011 or 3000 <= code <= 4999
+
+
 @implementer(IConnection, IPushProducer)
 class PrimusWebSocketProtocol(WebSocketServerProtocol):
     """
     One WebSocket connection of a spark.
     """
 
-    log = Logger()
     spark: Any = None
     http_request: Any = None
 
@@ -79,12 +88,31 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
         if self.spark is not None:
             self.spark.pingReceived()
 
+    def onCloseFrame(self, code: Optional[int], reasonRaw: Optional[bytes]) -> Any:
+        if code is not None and not _allowed_close_code(code):
+            # Answer a forbidden close code with 1002 and let the frame
+            # reach the peer before the connection goes (Autobahn would
+            # take the peer's frame as the reply to its own and abort).
+            self._fail_connection(
+                WebSocketServerProtocol.CLOSE_STATUS_CODE_PROTOCOL_ERROR,
+                f"invalid close code {code}",
+            )
+            self.dropConnection(abort=False)
+            return True
+        return super().onCloseFrame(code, reasonRaw)  # type: ignore[arg-type]
+
     def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
         spark, self.spark = self.spark, None
         if spark is None:
             return
         if self.wasMaxMessagePayloadSizeExceeded or self.wasMaxFramePayloadSizeExceeded:
             spark.connectionFailed(PayloadTooLarge("Max payload size exceeded"))
+        elif self.failedByMe and self.localCloseCode not in (None, 1000, 1001):
+            spark.connectionFailed(
+                WebSocketProtocolError(
+                    f"WebSocket error {self.localCloseCode}: {self.localCloseReason}"
+                )
+            )
         else:
             spark.connectionLost(reason)
 
