@@ -10,6 +10,7 @@ site's own resources) or is mounted explicitly as ``primus.resource``.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -150,7 +151,7 @@ class Primus(EventEmitter):
         self._encode = self.parser.encode
         self._decode = self.parser.decode
         self.spec: dict[str, Any] = {
-            "pingInterval": int(self.options["ping_interval"] * 1000)
+            "pingInterval": math.floor(self.options["ping_interval"] * 1000 + 0.5)
             if self.options["ping_interval"]
             else False,
             "pathname": self.pathname,
@@ -179,11 +180,9 @@ class Primus(EventEmitter):
         if site is not None:
             self._attach(site)
 
+        # The heartbeat starts with the first connection, so a Primus made
+        # only to build or save the client library schedules nothing.
         self._heartbeat: Optional[LoopingCall] = None
-        if self.options["ping_interval"]:
-            self._heartbeat = LoopingCall(self._sweep)
-            self._heartbeat.clock = self._reactor
-            self._heartbeat.start(self.options["ping_interval"], now=False)
 
         plugins = self.options["plugin"]
         if plugins:
@@ -257,16 +256,28 @@ class Primus(EventEmitter):
             return str(self._id_generator())
         return transport_id or random_id()
 
-    def _connect(self, connection: IConnection, **spark_options: Any) -> Optional[Spark]:
+    def connect_spark(self, connection: IConnection, **spark_options: Any) -> Optional[Spark]:
         """
         A transformer has a new connection: make its spark, register it and
         announce it with ``"connection"``.
+
+        This is the one call a transformer makes into Primus.  The keyword
+        arguments are the :class:`~primus_tx.Spark`'s: ``headers``,
+        ``query``, ``peer`` (``(ip, port, secure)``), ``request``, ``socket``
+        and ``id`` (the transport's own id, if it has one).
+
+        :return: the spark, or ``None`` when Primus is shutting down (the
+            connection has then been closed).
         """
         if self._closed:
             connection.close(True)
             return None
         spark = Spark(self, connection, **spark_options)
         self.connections[spark.id] = spark
+        if self._heartbeat is None and self.options["ping_interval"]:
+            self._heartbeat = LoopingCall(self._sweep)
+            self._heartbeat.clock = self._reactor
+            self._heartbeat.start(self.options["ping_interval"], now=False)
         try:
             pending = call_in_series(self._listeners("connection"), spark)
         except Exception as error:
@@ -278,6 +289,8 @@ class Primus(EventEmitter):
             pending.addCallbacks(lambda _: spark._announced(), self._connection_failed,
                                  errbackArgs=(spark,))
         return spark
+
+    _connect = connect_spark
 
     def _listeners(self, event: str) -> tuple[Callable[..., Any], ...]:
         events = self._events
@@ -314,6 +327,11 @@ class Primus(EventEmitter):
 
     def __len__(self) -> int:
         return len(self.connections)
+
+    def __bool__(self) -> bool:
+        # A server without connections is still a server: ``primus or x``
+        # must not pick ``x``.
+        return True
 
     def for_each(self, fn: Callable[[Spark], Any]) -> Deferred[None]:
         """
@@ -574,6 +592,7 @@ class Primus(EventEmitter):
             parser=self.parser,
             pathname=self.pathname,
             plugin=dict(self._plugins),
+            authorization=self.auth is not None,
             ping_timeout=self.options["ping_interval"] * 1.5 if self.options["ping_interval"] else False,
         )
 
