@@ -14,10 +14,14 @@ import inspect
 from typing import Any, Callable, Iterable, Optional
 
 from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 __all__ = ["EventEmitter", "as_deferred", "call_in_series", "is_awaitable"]
 
 Listener = Callable[..., Any]
+
+_log = Logger()
 
 
 class _Once:
@@ -42,6 +46,10 @@ class EventEmitter:
     ``on``/``once``/``off``/``emit`` with Node's ordering rules: listeners
     run in registration order, and a listener added or removed during an
     emit does not change the listeners that emit calls.
+
+    A listener may be a coroutine function: ``emit`` starts it and does not
+    wait for it (a failure is logged).  Events that wait for their
+    listeners, such as the server's ``"connection"``, say so.
     """
 
     _events: Optional[dict[str, tuple[Listener, ...]]] = None
@@ -129,8 +137,17 @@ class EventEmitter:
         if not listeners:
             return False
         for listener in listeners:
-            listener(*args)
+            result = listener(*args)
+            # An ``async def`` listener: run it rather than drop the
+            # coroutine unawaited.  (``bool`` is what ``spark.write``
+            # returns; skip the check for it on the hot path.)
+            if result is not None and result.__class__ is not bool and is_awaitable(result):
+                as_deferred(result).addErrback(_listener_failed, self, event)
         return True
+
+
+def _listener_failed(failure: Failure, emitter: EventEmitter, event: str) -> None:
+    _log.failure("async {event!r} listener of {emitter!r} failed", failure, event=event, emitter=emitter)
 
 
 def is_awaitable(value: Any) -> bool:
