@@ -11,11 +11,13 @@ about parsers, transforms or events.
 Third-party transformers, parsers and plugins can be passed as objects, or
 found by name through Twisted's plugin system: publish an object providing
 :class:`INamedTransformer`, :class:`INamedParser` or :class:`IPrimusPlugin`
-from a module in a ``twisted/plugins`` folder.
+from a module in a ``twisted/plugins`` folder (a plugin must also declare
+``twisted.plugin.IPlugin``; the named interfaces already extend it).
 """
 
 from __future__ import annotations
 
+from twisted.plugin import IPlugin
 from zope.interface import Attribute, Interface
 
 __all__ = [
@@ -136,9 +138,10 @@ class ITransformer(Interface):
         """
 
 
-class INamedTransformer(ITransformer):
+class INamedTransformer(ITransformer, IPlugin):
     """
-    A transformer published through Twisted's plugin system.
+    A transformer published through Twisted's plugin system (it extends
+    ``twisted.plugin.IPlugin``, which the plugin system looks for).
     """
 
 
@@ -170,9 +173,10 @@ class IParser(Interface):
         """
 
 
-class INamedParser(IParser):
+class INamedParser(IParser, IPlugin):
     """
-    A parser published through Twisted's plugin system.
+    A parser published through Twisted's plugin system (it extends
+    ``twisted.plugin.IPlugin``, which the plugin system looks for).
     """
 
 
