@@ -579,7 +579,7 @@ class Socket(EventEmitter):
 
     def _transform_incoming(self, data: Any, raw: Any) -> None:
         if not self._incoming:
-            self.emit("data", data, raw)
+            self.emit("data", data)
             return
         try:
             result = run_transforms(self._incoming, Packet(data, raw, self))
@@ -589,7 +589,7 @@ class Socket(EventEmitter):
         if result is DROPPED:
             return
         if isinstance(result, Packet):
-            self.emit("data", result.data, raw)
+            self.emit("data", result.data)
             return
         # Asynchronous: later messages wait so they arrive in order.
         self._incoming_backlog = deque()
@@ -598,7 +598,7 @@ class Socket(EventEmitter):
 
     def _incoming_transformed(self, result: Any, raw: Any) -> None:
         if result is not DROPPED:
-            self._guarded(self.emit, "data", result.data, raw)
+            self._guarded(self.emit, "data", result.data)
         self._drain_backlog()
 
     def _incoming_transform_failed(self, failure: Failure) -> None:

@@ -54,9 +54,12 @@ async def test_echo_and_id(reactor: Any) -> None:
         assert spark["query"]["who"] == "py"
         assert "_primuscb" in spark["query"]
 
+        raws: list[Any] = []
+        socket.transform("incoming", lambda packet: raws.append(packet.raw))
         got = wait_event(reactor, socket, "data")
         socket.write({"text": "pong\u0420\u0423\u0421\u0421\u041a\u0418\u0419 €€€", "sep": "\u2028", "n": 0})
-        data, raw = await got
+        (data,) = await got
+        raw = raws[-1]
         assert data == {"text": "pong\u0420\u0423\u0421\u0421\u041a\u0418\u0419 €€€", "sep": "\u2028", "n": 0}
         assert "\\u2028" in raw  # the Node side escaped it too
         received = await server.wait_for("data")
