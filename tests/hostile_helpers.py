@@ -559,10 +559,13 @@ async def hostile_server(
                 assert list(primus) == []
             await primus.destroy()
             left = [c for c in reactor.getDelayedCalls() if _primus_owns(c, primus)]
-            if not failed:
-                assert left == [], f"Primus left DelayedCalls after destroy(): {left}"
+            described = repr(left)
+            # Cancel before asserting, so a failure here cannot leak timers
+            # into the tests that run after this one.
             for call in left:
                 call.cancel()
+            if not failed:
+                assert left == [], f"Primus left DelayedCalls after destroy(): {described}"
             await port.stopListening()
             port = None
             await wait_until(
