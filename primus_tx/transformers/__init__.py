@@ -15,6 +15,8 @@ __all__ = ["find_transformer"]
 
 _BUILTIN = {
     "websockets": "primus_tx.transformers.websockets:transformer",
+    "engine.io": "primus_tx.transformers.engineio:transformer",
+    "sockjs": "primus_tx.transformers.sockjs:transformer",
 }
 
 
