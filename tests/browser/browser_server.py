@@ -19,7 +19,7 @@ With ``--demo`` the root is ``primus_tx.demo.demo_root()`` and the
 application is ``primus_tx.demo.chat`` instead of the echo.
 
 Run: ``python tests/browser/browser_server.py [--port N] [--auth]
-[--ping-interval S] [--official FILE]``.
+[--ping-interval S] [--official FILE] [--transformer NAME] [--transport JSON]``.
 """
 
 from __future__ import annotations
@@ -96,6 +96,10 @@ def main() -> None:
     parser.add_argument("--ping-interval", type=float, default=30.0)
     parser.add_argument("--official", default=None)
     parser.add_argument("--demo", action="store_true", help="serve primus_tx.demo at /")
+    parser.add_argument("--transformer", default="websockets")
+    parser.add_argument(
+        "--transport", default="{}", help="JSON: the transformer's transport options"
+    )
     args = parser.parse_args()
 
     state: dict[str, Any] = {"connections": 0, "auth_calls": 0, "received": []}
@@ -113,7 +117,11 @@ def main() -> None:
     root.putChild(b"control", Control(state))
     site = Site(root)
 
-    options: dict[str, Any] = {"ping_interval": args.ping_interval}
+    options: dict[str, Any] = {
+        "ping_interval": args.ping_interval,
+        "transformer": args.transformer,
+        "transport": json.loads(args.transport),
+    }
     if args.auth:
 
         def refuse(request: Any) -> None:
