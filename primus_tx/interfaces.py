@@ -71,6 +71,10 @@ class IConnection(Interface):
         How many outgoing bytes are waiting in user space.
         """
 
+    # Optional: ``whenClosed() -> Deferred[None]``, firing once the
+    # connection is fully closed; ``Primus.destroy()`` waits for it (a few
+    # seconds at most) when a connection has it.
+
 
 class IConnectionHandler(Interface):
     """

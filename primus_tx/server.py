@@ -37,6 +37,9 @@ __all__ = ["PRIMUS_VERSION", "Primus"]
 #: ``/spec`` as ``version``).
 PRIMUS_VERSION = "8.0.9"
 
+#: Seconds ``destroy()`` waits for connections to finish closing.
+CLOSE_GRACE = 3.0
+
 _RESERVED = frozenset(
     ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log")
 )
@@ -616,7 +619,8 @@ class Primus(EventEmitter):
         emit ``"close"`` (whose listeners may return awaitables).
 
         :param timeout: seconds to wait before shutting down.
-        :return: a Deferred that fires when it is done; calling ``destroy``
+        :return: a Deferred that fires when it is done — after the
+            connections have closed (or :data:`CLOSE_GRACE` seconds); calling ``destroy``
             again returns a Deferred that fires at the same time.
         """
         waiter: Deferred[None] = Deferred()
@@ -639,13 +643,20 @@ class Primus(EventEmitter):
 
     def _shut_down(self, options: dict[str, Any]) -> None:
         self._closed = True
+        # Wait (a little) for the connections to finish closing, so that a
+        # process exiting after destroy() does not cut the close messages.
+        stopping: list[Deferred[Any]] = []
         for spark in list(self.connections.values()):
+            when_closed = getattr(spark._connection, "whenClosed", None)
             try:
                 spark.end(reconnect=options["reconnect"])
             except Exception:
                 self.log.failure("ending spark {spark} failed", spark=spark.id)
+            if when_closed is not None:
+                stopping.append(
+                    when_closed().addTimeout(CLOSE_GRACE, self._reactor).addErrback(lambda _: None)
+                )
         self._detach()
-        stopping: list[Deferred[Any]] = []
         if options["close"]:
             for port in self._ports:
                 stopping.append(as_deferred(port.stopListening()) if port else succeed(None))

@@ -23,14 +23,6 @@ from twisted.python import usage
 
 __all__ = ["Options", "PrimusService", "makeService"]
 
-#: How long ``stopService`` waits for clients to acknowledge the close of
-#: their connections before letting twistd tear the sockets down (seconds).
-#: Without the wait the last frames (``primus::server::close`` and the
-#: WebSocket close) may still sit in the transport's buffer when the
-#: reactor disconnects everything, and clients would reconnect to a server
-#: that meant to say goodbye.
-SHUTDOWN_GRACE = 3.0
-
 _FALLBACK_PAGE = (
     b"primus-tx is running.\n\n"
     b"The Primus endpoint is at %s; the browser client at %s/primus.js.\n"
@@ -240,7 +232,7 @@ class PrimusService(Service):
             reactor.stop()
 
     def stopService(self) -> Any:
-        from twisted.internet.defer import gatherResults, succeed
+        from twisted.internet.defer import succeed
 
         super().stopService()
         primus, self.primus = self.primus, None
@@ -248,21 +240,9 @@ class PrimusService(Service):
             return succeed(None)
         if self._starting is not None and not self._starting.called:
             self._starting.cancel()
-        # Connections the close handshake still has to finish; sparks whose
-        # socket cannot tell us are not waited for.
-        closing = [
-            closed
-            for closed in (getattr(spark.socket, "is_closed", None) for spark in primus)
-            if closed is not None and hasattr(closed, "addBoth") and not closed.called
-        ]
-        d = primus.destroy()
-        if closing:
-            reactor = self._get_reactor()
-            waiting = gatherResults(closing, consumeErrors=True)
-            waiting.addTimeout(SHUTDOWN_GRACE, reactor)
-            waiting.addErrback(lambda _: None)
-            d.addCallback(lambda _: waiting)
-        return d
+        # destroy() waits for the close handshakes (a few seconds at most),
+        # so the clients get "primus::server::close" before the process exits.
+        return primus.destroy()
 
 
 def _fallback_root(pathname: str) -> Any:

@@ -110,7 +110,7 @@ def test_values_are_coerced() -> None:
         (["--ping-interval", "-1"], "is not a number of seconds"),
         (["--max-length", "1.5"], "is not a whole number of bytes"),
         (["--max-length", "-3"], "is not a whole number of bytes"),
-        (["--transformer", "carrier-pigeon"], "Available transformers: websockets"),
+        (["--transformer", "carrier-pigeon"], "Available transformers: "),
         (["--parser", "yaml"], "Available parsers: json"),
         (["--pathname", "/"], "--pathname must be a non-empty path"),
         (["--listen", "carrier:pigeon"], "--listen carrier:pigeon"),

@@ -18,6 +18,7 @@ from autobahn.websocket.compress import (
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
 )
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
@@ -133,6 +134,21 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
         if self.state == _OPEN:
             # No status code: the peer sees 1005, as with Node Primus.
             self.sendClose()
+
+    def whenClosed(self) -> Deferred[None]:
+        """
+        A Deferred that fires once the connection is closed (the close
+        handshake done or the TCP connection dropped).
+        """
+        closed: Deferred[None] = Deferred()
+
+        def fire(result: Any) -> Any:
+            if not closed.called:
+                closed.callback(None)
+            return result
+
+        self.is_closed.addBoth(fire)
+        return closed
 
     def pauseReading(self) -> None:
         transport: Any = self.transport
