@@ -268,7 +268,7 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
     for entry in table.values():
         entry.pop("_samples")
         out.append(entry)
-    out.sort(key=lambda e: tuple(str(e.get(k)) for k in keys) + (e["server"] != SUBJECT, e["server"]))
+    out.sort(key=lambda e: tuple(e.get(k) or 0 for k in keys) + (e["server"] != SUBJECT, e["server"]))
     return out
 
 
