@@ -314,30 +314,13 @@ async def test_stop_producing_ends_the_spark(reactor, server):
 
 def self_signed():
     """
-    A throw-away key and self-signed certificate for 127.0.0.1.
+    A throw-away key and certificate, as pyOpenSSL objects for
+    ``CertificateOptions``.
     """
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
     from OpenSSL import crypto
+    from tls_helpers import self_signed as make
 
+    key, certificate = make()
     return {
         "privateKey": crypto.PKey.from_cryptography_key(key),
         "certificate": crypto.X509.from_cryptography(certificate),
