@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from tls_helpers import write_pem
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.ssl import Certificate, optionsForClientTLS
-from tls_helpers import write_pem
 
 from primus_tx import Primus, create_server
 from primus_tx.client import Socket
