@@ -14,7 +14,7 @@ from twisted.internet.address import IPv4Address, IPv6Address
 
 from primus_tx._query import QueryValue, parse_query
 
-__all__ = ["headers_of", "is_websocket_upgrade", "peer_of", "query_of"]
+__all__ = ["headers_of", "is_websocket_upgrade", "peer_of", "query_of", "respond"]
 
 
 def headers_of(request: Any) -> dict[str, str]:
@@ -59,3 +59,16 @@ def is_websocket_upgrade(request: Any) -> bool:
     """
     upgrade = request.getHeader(b"upgrade")
     return upgrade is not None and b"websocket" in upgrade.lower()
+
+
+def respond(request: Any, status: int, content_type: bytes, body: bytes) -> None:
+    """
+    Answer ``request`` completely: status, type, length and body (no body
+    for ``HEAD``).
+    """
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    if request.method != b"HEAD":
+        request.write(body)
+    request.finish()

@@ -14,6 +14,8 @@ import re
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
+from primus_tx._http import respond
+
 __all__ = ["cors"]
 
 
@@ -65,11 +67,7 @@ def cors(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
             body = (
                 f"Invalid HTTP Access Control (CORS) request:\n  Origin: {origin}\n  Method: {method}"
             ).encode("utf-8", "replace")
-            request.setResponseCode(403)
-            request.setHeader(b"content-type", b"text/plain")
-            request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-            request.write(body)
-            request.finish()
+            respond(request, 403, b"text/plain", body)
             return True
         if allowed is not None or credentials:
             request.setHeader(b"access-control-allow-origin", raw_origin)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from primus_tx._http import respond
+
 __all__ = ["library"]
 
 
@@ -23,13 +25,7 @@ def library(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bo
             return None
         if not cache:
             cache.append(primus.library().encode("utf-8"))
-        body = cache[0]
-        request.setResponseCode(200)
-        request.setHeader(b"content-type", b"text/javascript; charset=utf-8")
-        request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-        if request.method != b"HEAD":
-            request.write(body)
-        request.finish()
+        respond(request, 200, b"text/javascript; charset=utf-8", cache[0])
         return True
 
     library_layer.upgrade = False  # type: ignore[attr-defined]

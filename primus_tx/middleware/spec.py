@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from primus_tx._http import respond
 from primus_tx._json import dumps_compact
 
 __all__ = ["spec"]
@@ -22,13 +23,7 @@ def spec(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
     def spec_layer(request: Any) -> Optional[bool]:
         if request.path != path:
             return None
-        body = dumps_compact(primus.spec).encode("utf-8")
-        request.setResponseCode(200)
-        request.setHeader(b"content-type", b"application/json")
-        request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-        if request.method != b"HEAD":
-            request.write(body)
-        request.finish()
+        respond(request, 200, b"application/json", dumps_compact(primus.spec).encode("utf-8"))
         return True
 
     spec_layer.upgrade = False  # type: ignore[attr-defined]

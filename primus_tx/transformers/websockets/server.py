@@ -23,7 +23,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import headers_of, peer_of
+from primus_tx._http import headers_of, peer_of, respond
 from primus_tx.interfaces import IConnection
 from primus_tx.transformers._takeover import take_over
 
@@ -237,12 +237,7 @@ class WebSocketsServer:
         """
         A plain HTTP request: this transformer only speaks WebSocket.
         """
-        body = b"Upgrade Required"
-        request.setResponseCode(426)
-        request.setHeader(b"content-type", b"text/plain")
-        request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-        request.write(body)
-        request.finish()
+        respond(request, 426, b"text/plain", b"Upgrade Required")
 
     def prepare(self, message: str | bytes) -> Any:
         """
