@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.web.http import RESPONSES
 
 from primus_tx._query import QueryValue, parse_query
 
-__all__ = ["headers_of", "is_websocket_upgrade", "peer_of", "query_of", "respond"]
+__all__ = ["headers_of", "is_websocket_upgrade", "peer_of", "query_of", "reason", "respond"]
 
 
 def headers_of(request: Any) -> dict[str, str]:
@@ -61,12 +62,28 @@ def is_websocket_upgrade(request: Any) -> bool:
     return upgrade is not None and b"websocket" in upgrade.lower()
 
 
+# Reason phrases twisted.web does not know (it would say "Unknown Status").
+_REASONS = {
+    426: b"Upgrade Required",
+    428: b"Precondition Required",
+    429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
+}
+
+
+def reason(status: int) -> bytes:
+    """
+    The reason phrase for ``status``, as Node would write it.
+    """
+    return RESPONSES.get(status) or _REASONS.get(status, b"Unknown Status")
+
+
 def respond(request: Any, status: int, content_type: bytes, body: bytes) -> None:
     """
     Answer ``request`` completely: status, type, length and body (no body
     for ``HEAD``).
     """
-    request.setResponseCode(status)
+    request.setResponseCode(status, reason(status))
     request.setHeader(b"content-type", content_type)
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
     if request.method != b"HEAD":

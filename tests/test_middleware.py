@@ -639,6 +639,7 @@ def test_plain_get_is_426_with_no_cache_headers() -> None:
     request = make_request(b"/primus?foo=bar")
     primus.resource.render(request)
     assert request.responseCode == 426
+    assert request.responseMessage == b"Upgrade Required"
     assert body(request) == b"Upgrade Required"
     assert header(request, b"content-type") == b"text/plain"
     assert header(request, b"cache-control") == b"no-store, no-cache, must-revalidate, max-age=0"

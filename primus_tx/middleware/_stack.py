@@ -21,10 +21,10 @@ from typing import Any, Callable, Optional
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.http import RESPONSES
 
 from primus_tx._errors import AuthorizationError, PrimusError
 from primus_tx._events import as_deferred, is_awaitable
+from primus_tx._http import reason
 from primus_tx._json import dumps_compact
 
 __all__ = ["Layer", "MiddlewareStack", "respond_with_error"]
@@ -192,7 +192,7 @@ def respond_with_error(request: Any, error: BaseException, upgrade: bool) -> Non
                 "middleware failed on {uri}", Failure(error), uri=request.uri
             )
     body = dumps_compact({"error": message}).encode("utf-8")
-    request.setResponseCode(status, RESPONSES.get(status, b"Error"))
+    request.setResponseCode(status, reason(status))
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
     if authenticate and status == 401:
