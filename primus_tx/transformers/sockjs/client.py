@@ -1,0 +1,400 @@
+# -*- test-case-name: tests.sockjs.test_sockjs_client -*-
+"""
+The ``sockjs`` transformer, Python client side.
+
+Like sockjs-client, one connection attempt first reads ``<base>/info``,
+then opens a fresh ``/<server>/<session>/`` with the first usable
+transport: ``websocket`` (Autobahn; skipped when ``/info`` says
+``"websocket": false`` or the socket's transport options say
+``websockets=False``), then ``xhr-streaming``, then ``xhr-polling`` (both
+through treq).  A transport that fails before the ``o`` frame makes way
+for the next one.  The query string of the socket's URL goes on every
+request, so the spark sees it.
+
+Transport options (the socket's ``transport`` dict): ``websockets``
+(``True``), ``transports`` (the list to try, default
+``["websocket", "xhr-streaming", "xhr-polling"]``), ``connect_timeout``
+(seconds, default 10).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import string
+from http.cookiejar import CookieJar
+from typing import Any, Callable, Optional
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ConnectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from primus_tx.client._interfaces import IClientTransport
+from primus_tx.client._socket import ConnectionFailed
+
+__all__ = ["SockJSClientTransport", "SockJSError", "parse_frame"]
+
+DEFAULT_TRANSPORTS = ("websocket", "xhr-streaming", "xhr-polling")
+_SESSION_CHARS = string.ascii_lowercase + "012345"
+
+
+class SockJSError(ConnectionFailed):
+    """
+    The server closed the SockJS session with an error code (``> 1000``).
+
+    :ivar code: the SockJS close code; :ivar close_reason: its reason text.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"SockJS session closed: {code} {reason}")
+        self.code = code
+        self.close_reason = reason
+
+
+def parse_frame(frame: str) -> tuple[str, Any]:
+    """
+    ``(kind, value)`` of one SockJS frame: ``("o", None)``, ``("h", None)``,
+    ``("a", [messages])`` or ``("c", [code, reason])``.
+
+    :raises ValueError: for anything else.
+    """
+    if not frame:
+        raise ValueError("empty frame")
+    kind = frame[0]
+    if kind in "oh":
+        return kind, None
+    if kind == "a":
+        value = json.loads(frame[1:])
+        if not isinstance(value, list):
+            raise ValueError("a frame is not an array")
+        return kind, value
+    if kind == "m":
+        return "a", [json.loads(frame[1:])]
+    if kind == "c":
+        value = json.loads(frame[1:])
+        return kind, value
+    raise ValueError(f"unknown frame {frame[:20]!r}")
+
+
+class _WebSocketProtocol(WebSocketClientProtocol):
+    owner: Any = None
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if self.owner is not None:
+            self.owner._frame(payload.decode("utf-8", "replace"))
+
+    def onClose(self, wasClean: bool, code: Optional[int], reason: Optional[str]) -> None:
+        if self.owner is not None:
+            self.owner._transport_lost(f"WebSocket closed ({code} {reason})")
+
+
+@implementer(IClientTransport)
+class SockJSClientTransport:
+    """
+    One SockJS session of a Python Primus client.
+    """
+
+    protocol = "http"
+    id = None
+    log = Logger()
+
+    def __init__(self, handler: Any, reactor: Any, options: dict[str, Any]) -> None:
+        self._handler = handler
+        self._reactor = reactor
+        self._options = dict(options)
+        self._closed = False
+        self._reported = False
+        self._opened = False
+        self._pending: list[Deferred[Any]] = []
+        self._outbox: list[str] = []
+        self._sending = False
+        self._ws: Optional[_WebSocketProtocol] = None
+        self._kind = ""
+        self._candidates: list[str] = []
+        self._buffer = ""
+        self._timeout: Any = None
+        from treq.client import HTTPClient
+        from twisted.web.client import Agent, HTTPConnectionPool
+
+        self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._pool.maxPersistentPerHost = 4
+        self._http = HTTPClient(Agent(reactor, pool=self._pool), cookiejar=CookieJar())
+
+    # -- IClientTransport ------------------------------------------------------
+
+    def open(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self._headers = dict(headers)
+        if parts.username is not None and not any(
+            k.lower() == "authorization" for k in self._headers
+        ):
+            credentials = unquote(parts.username) + ":" + unquote(parts.password or "")
+            token = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
+            self._headers["Authorization"] = "Basic " + token
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        self._scheme = parts.scheme
+        self._base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+        self._query = parts.query
+        timeout = float(self._options.get("connect_timeout", 10))
+        d = self._request("GET", self._url("/info"))
+        d.addCallback(self._got_info)
+        d.addErrback(self._fail)
+        self._timeout = self._reactor.callLater(timeout, self._timed_out)
+
+    def send(self, message: str | bytes) -> None:
+        if self._closed or not self._opened:
+            return
+        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+        if self._ws is not None:
+            if self._ws.state == WebSocketClientProtocol.STATE_OPEN:
+                self._ws.sendMessage(json.dumps([text]).encode("utf-8"), False)
+            return
+        self._outbox.append(text)
+        self._post()
+
+    def close(self) -> Deferred[None]:
+        if self._closed:
+            return succeed(None)
+        self._closed = True
+        self._cancel_timeout()
+        for pending in list(self._pending):
+            pending.cancel()
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            ws.owner = None
+            if ws.state == WebSocketClientProtocol.STATE_OPEN:
+                ws.sendClose(1000)
+            elif ws.transport is not None:
+                ws.dropConnection(abort=True)
+        return self._pool.closeCachedConnections()
+
+    # -- HTTP ---------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self._base + path + ("?" + self._query if self._query else "")
+
+    def _request(self, method: str, url: str, body: Optional[bytes] = None, stream: Optional[Callable[[bytes], None]] = None) -> Deferred[Any]:
+        headers = dict(self._headers)
+        if body is not None:
+            headers["Content-Type"] = "text/plain;charset=UTF-8"
+        d = self._http.request(method, url, headers=headers, data=body, unbuffered=True)
+
+        def got(response: Any) -> Any:
+            if response.code >= 400:
+                return self._http_error(response, url)
+            if stream is not None:
+                import treq
+
+                return treq.collect(response, stream).addCallback(lambda _: response)
+            return response.content().addCallback(lambda content: (response, content))
+
+        d.addCallback(got)
+        self._pending.append(d)
+        d.addBoth(self._done_pending, d)
+        return d
+
+    def _done_pending(self, result: Any, d: Deferred[Any]) -> Any:
+        if d in self._pending:
+            self._pending.remove(d)
+        return result
+
+    def _http_error(self, response: Any, url: str) -> Any:
+        def fail(content: bytes) -> None:
+            from primus_tx.transformers.websockets.client import HandshakeError
+
+            headers = {
+                k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
+                for k, v in response.headers.getAllRawHeaders()
+            }
+            raise HandshakeError(
+                f"The server answered {response.code} to {url.split('?')[0]}",
+                response.code,
+                headers,
+                content,
+            )
+
+        return response.content().addCallback(fail)
+
+    def _got_info(self, result: Any) -> None:
+        if self._closed:
+            return
+        _, content = result
+        info = json.loads(content)
+        wanted = list(self._options.get("transports") or DEFAULT_TRANSPORTS)
+        websockets = self._options.get("websockets", True) and info.get("websocket", True)
+        self._candidates = [t for t in wanted if t != "websocket" or websockets]
+        self._next_transport()
+
+    def _next_transport(self) -> None:
+        if not self._candidates:
+            raise ConnectionFailed("All SockJS transports failed")
+        self._kind = self._candidates.pop(0)
+        server = "%03d" % random.randint(0, 999)  # noqa: S311 - a load balancer hint
+        session = "".join(random.choice(_SESSION_CHARS) for _ in range(8))  # noqa: S311
+        self._session = f"/{server}/{session}"
+        self._buffer = ""
+        if self._kind == "websocket":
+            self._open_websocket()
+        elif self._kind in ("xhr-streaming", "xhr-polling"):
+            self._receive()
+        else:
+            raise ConnectionFailed(f"Unknown SockJS transport {self._kind!r}")
+
+    def _receive(self) -> None:
+        if self._closed:
+            return
+        path = "/xhr_streaming" if self._kind == "xhr-streaming" else "/xhr"
+        self._buffer = ""
+        d = self._request("POST", self._url(self._session + path), b"", stream=self._chunk)
+        d.addCallback(self._receive_done)
+        d.addErrback(self._receive_failed)
+
+    def _chunk(self, data: bytes) -> None:
+        self._buffer += data.decode("utf-8", "replace")
+        while "\n" in self._buffer and not self._closed:
+            line, self._buffer = self._buffer.split("\n", 1)
+            self._frame(line)
+
+    def _receive_done(self, _: Any) -> None:
+        if not self._closed and not self._reported:
+            self._receive()
+
+    def _receive_failed(self, failure: Failure) -> None:
+        if self._closed or self._reported:
+            return
+        if not self._opened and self._candidates and not failure.check(ConnectionFailed):
+            self._next_transport()
+            return
+        self._fail(failure)
+
+    def _post(self) -> None:
+        if self._sending or not self._outbox or self._closed:
+            return
+        batch, self._outbox = self._outbox, []
+        self._sending = True
+        d = self._request("POST", self._url(self._session + "/xhr_send"), json.dumps(batch).encode("utf-8"))
+        d.addCallback(self._posted)
+        d.addErrback(self._post_failed)
+
+    def _posted(self, _: Any) -> None:
+        self._sending = False
+        self._post()
+
+    def _post_failed(self, failure: Failure) -> None:
+        self._sending = False
+        if not self._closed:
+            self._fail(failure)
+
+    # -- WebSocket ----------------------------------------------------------------
+
+    def _open_websocket(self) -> None:
+        from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+
+        secure = self._scheme == "https"
+        url = ("wss" if secure else "ws") + self._url(self._session + "/websocket")[len(self._scheme):]
+        parts = urlsplit(url)
+        factory: Any = WebSocketClientFactory(url, headers=dict(self._headers), reactor=self._reactor)
+        factory.protocol = _WebSocketProtocol
+        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=1, failByDrop=False)
+        port = parts.port or (443 if secure else 80)
+        endpoint: Any = HostnameEndpoint(self._reactor, parts.hostname or "", port, timeout=10)
+        if secure:
+            from twisted.internet.ssl import optionsForClientTLS
+
+            endpoint = wrapClientTLS(optionsForClientTLS(parts.hostname or ""), endpoint)
+        d = endpoint.connect(factory)
+        self._pending.append(d)
+        d.addBoth(self._done_pending, d)
+
+        def connected(protocol: _WebSocketProtocol) -> None:
+            if self._closed:
+                protocol.dropConnection(abort=True)
+                return
+            protocol.owner = self
+            self._ws = protocol
+
+        d.addCallback(connected)
+        d.addErrback(self._receive_failed)
+
+    def _transport_lost(self, why: str) -> None:
+        self._ws = None
+        if self._closed or self._reported:
+            return
+        if not self._opened and self._candidates:
+            self._next_transport()
+            return
+        self._report(ConnectionFailed(why) if not self._opened else None)
+
+    # -- frames --------------------------------------------------------------------
+
+    def _frame(self, frame: str) -> None:
+        if self._closed or self._reported:
+            return
+        try:
+            kind, value = parse_frame(frame)
+        except ValueError as error:
+            self._fail(Failure(ConnectionFailed(f"Broken SockJS frame: {error}")))
+            return
+        if kind == "o":
+            if self._opened:
+                self._fail(Failure(ConnectionFailed("Server lost session")))
+                return
+            self._opened = True
+            self._cancel_timeout()
+            self._handler.connectionMade()
+            self._post()
+        elif kind == "a":
+            for message in value:
+                if self._closed or self._reported:
+                    return
+                self._handler.messageReceived(message if isinstance(message, str) else json.dumps(message))
+        elif kind == "c":
+            code, reason = (list(value) + [1000, ""])[:2]
+            self._report(SockJSError(int(code), str(reason)) if int(code) > 1000 else None)
+
+    # -- ending ------------------------------------------------------------------------
+
+    def _cancel_timeout(self) -> None:
+        call, self._timeout = self._timeout, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def _timed_out(self) -> None:
+        self._timeout = None
+        if not self._opened:
+            self._report(ConnectionFailed("SockJS transport timed out"))
+
+    def _fail(self, failure: Failure) -> None:
+        if self._closed or self._reported:
+            return
+        error = failure.value
+        if not isinstance(error, ConnectionFailed):
+            error = ConnectionFailed(f"SockJS connection failed: {error}", error)  # type: ignore[arg-type]
+        self._report(error)  # type: ignore[arg-type]
+
+    def _report(self, error: Optional[Exception]) -> None:
+        if self._reported or self._closed:
+            return
+        self._reported = True
+        self._cancel_timeout()
+        if error is not None:
+            self._handler.connectionFailed(error)
+        self._handler.connectionLost(Failure(error) if error is not None else Failure(ConnectionDone()))
+        # The session is over; release what it holds.
+        for pending in list(self._pending):
+            pending.cancel()
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            ws.owner = None
+            if ws.state == WebSocketClientProtocol.STATE_OPEN:
+                ws.sendClose(1000)
+        self._pool.closeCachedConnections()
