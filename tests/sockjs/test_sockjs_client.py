@@ -73,7 +73,7 @@ async def echo(reactor: Any) -> Any:
 )
 @pytest_twisted.ensureDeferred
 async def test_echo_over_each_transport(reactor: Any, echo: Any, transport: Any) -> None:
-    url, primus, sparks = echo
+    url, _primus, sparks = echo
     socket = await Socket.connect(url + "/primus?who=py", transformer="sockjs",
                                   reactor=reactor, transport=transport)
     try:

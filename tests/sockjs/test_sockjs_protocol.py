@@ -567,7 +567,7 @@ async def test_json_encoding(reactor: Any, port: int) -> None:
     url = "/echo" + sid()
     assert (await fetch(reactor, port, "POST", url + "/xhr")).body == b"o\n"
     escaped = '"' + "".join(
-        "\\u%04x" % i for i in range(255, 65536) if _SERVER_ESCAPES.match(chr(i))
+        f"\\u{i:04x}" for i in range(255, 65536) if _SERVER_ESCAPES.match(chr(i))
     ) + '"'
     payload = ("[\"" + json.loads(escaped) + "\"]").encode("utf-8")
     assert (await fetch(reactor, port, "POST", url + "/xhr_send", body=payload)).status == 204

@@ -123,7 +123,7 @@ class SockJSClientTransport:
 
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 4
-        self._http = HTTPClient(Agent(reactor, pool=self._pool), cookiejar=CookieJar())
+        self._http = HTTPClient(Agent(reactor, pool=self._pool), cookiejar=CookieJar())  # type: ignore[arg-type]
 
     # -- IClientTransport ------------------------------------------------------
 
@@ -186,7 +186,7 @@ class SockJSClientTransport:
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "text/plain;charset=UTF-8"
-        d = self._http.request(method, url, headers=headers, data=body, unbuffered=True)
+        d = self._http.request(method, url, headers=headers, data=body, unbuffered=True)  # type: ignore[arg-type]
 
         def got(response: Any) -> Any:
             if response.code >= 400:
@@ -238,8 +238,8 @@ class SockJSClientTransport:
         if not self._candidates:
             raise ConnectionFailed("All SockJS transports failed")
         self._kind = self._candidates.pop(0)
-        server = "%03d" % random.randint(0, 999)  # noqa: S311 - a load balancer hint
-        session = "".join(random.choice(_SESSION_CHARS) for _ in range(8))  # noqa: S311
+        server = f"{random.randint(0, 999):03d}"  # a load balancer hint, not a secret
+        session = "".join(random.choice(_SESSION_CHARS) for _ in range(8))
         self._session = f"/{server}/{session}"
         self._buffer = ""
         if self._kind == "websocket":

@@ -672,6 +672,12 @@ class _WebSocketBase(WebSocketServerProtocol):
         The transport is going; ``onClose`` tells the spark.
         """
 
+    def send(self, message: str | bytes) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def close(self, reconnect: bool = False, *, code: int = 1000, reason: str = "") -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     def _send_text(self, text: str) -> None:
         if self.state == WebSocketServerProtocol.STATE_OPEN:
             self.sendMessage(text.encode("utf-8", "surrogatepass"), False)
@@ -815,7 +821,7 @@ class SockJSServer:
         self.prefix = primus.pathname.rstrip("/").encode("utf-8")
         self.sessions: dict[str, Session] = {}
         self._iframe = _IFRAME.format(url=options["sockjs_url"]).encode("utf-8")
-        self._etag = b'"' + hashlib.md5(self._iframe).hexdigest().encode("ascii") + b'"'  # noqa: S324
+        self._etag = b'"' + hashlib.md5(self._iframe).hexdigest().encode("ascii") + b'"'
         primus.disable("cors")
 
         def factory(protocol: type) -> Any:
