@@ -385,7 +385,7 @@ class Session:
         A receiving request arrived for this session.
         """
         receiver.start()
-        if self.close_frame is not None:
+        if self.close_frame is not None and not self._outbox:
             receiver.send_frame(self.close_frame)
             receiver.end()
             self._start_disconnect()
@@ -402,6 +402,8 @@ class Session:
             self._deliver("o")
             self._open_spark()
         self._flush()
+        if self.receiver is receiver and self._heartbeat is None:
+            self._schedule_heartbeat()
 
     def _open_spark(self) -> None:
         request = self._first_request
