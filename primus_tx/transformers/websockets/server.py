@@ -70,7 +70,7 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
         transport.registerProducer(self, True)
         request = self.http_request
         primus = self.factory.primus
-        self.spark = primus._connect(
+        self.spark = primus.connect_spark(
             self,
             headers=headers_of(request),
             query=request.query,
