@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from treq.testing import StubTreq
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
-from treq.testing import StubTreq
 
 from primus_tx import Primus
 from primus_tx.transformers.engineio.passthrough import passthrough

@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred
 from primus_tx.client import Socket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nodepeer import NodePrimusServer  # noqa: E402
+from nodepeer import NodePrimusServer
 
 
 def _events(socket: Socket) -> dict:

@@ -20,7 +20,7 @@ from twisted.internet.threads import deferToThread
 from twisted.internet.utils import getProcessOutputAndValue
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nodepeer import JS_DIR, node_path  # noqa: E402
+from nodepeer import JS_DIR, node_path
 
 MODES = {
     "polling": ["polling"],

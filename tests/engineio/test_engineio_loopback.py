@@ -12,7 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_twisted
 from eio_loopback import LiveEngine
-from hostile_helpers import OP_BINARY, OP_TEXT, WSClient, connect_raw, connect_ws, frame, sleep, upgrade_request, wait_until
+from hostile_helpers import (
+    OP_BINARY,
+    OP_TEXT,
+    WSClient,
+    connect_raw,
+    connect_ws,
+    frame,
+    sleep,
+    upgrade_request,
+    wait_until,
+)
 
 
 def _path(url: str) -> str:

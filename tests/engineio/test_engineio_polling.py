@@ -97,7 +97,7 @@ def test_websocket_upgrade_on_unknown_session_is_refused(engine):
 
 
 def test_extra_query_parameters_are_ignored_and_reach_the_spark(engine):
-    status, body, _ = engine.call("GET", engine.url(t="abc", token="s3cret", j="x"))
+    status, _body, _ = engine.call("GET", engine.url(t="abc", token="s3cret", j="x"))
     assert status == 200
     assert engine.sparks[0].query["token"] == "s3cret"
 
@@ -106,7 +106,7 @@ def test_extra_query_parameters_are_ignored_and_reach_the_spark(engine):
 
 
 def test_spark_id_address_headers_and_query_come_from_the_handshake(engine):
-    status, body, _ = engine.call("GET", engine.url(foo="bar"), headers={"X-Custom": ["yes"]})
+    _status, body, _ = engine.call("GET", engine.url(foo="bar"), headers={"X-Custom": ["yes"]})
     sid = _json(body.split(b"\x1e")[0][1:])["sid"]
     spark = engine.sparks[0]
     assert spark.id == sid
@@ -121,7 +121,7 @@ def test_spark_id_address_headers_and_query_come_from_the_handshake(engine):
 def test_writes_made_by_connection_listeners_go_out_with_the_open_packet():
     e = Engine(echo=False)
     e.primus.on("connection", lambda spark: spark.write("welcome"))
-    status, body, _ = e.call("GET", e.url())
+    _status, body, _ = e.call("GET", e.url())
     packets = body.decode().split("\x1e")
     assert packets[0].startswith("0{")
     assert packets[1:] == ["4welcome"]
@@ -229,7 +229,7 @@ def test_options_without_cors_preflight_is_204(engine):
 
 def test_cors_headers_on_polls_and_errors(engine):
     origin = {"Origin": ["http://example.com"]}
-    status, body, headers = engine.call("GET", engine.url(), headers=origin)
+    status, _body, headers = engine.call("GET", engine.url(), headers=origin)
     assert headers.getRawHeaders(b"access-control-allow-origin") == [b"http://example.com"]
     assert headers.getRawHeaders(b"access-control-allow-credentials") == [b"true"]
     status, _, headers = engine.call("GET", engine.url("unknown"), headers=origin)
@@ -262,7 +262,7 @@ def test_primus_max_length_is_the_default_max_payload():
 
 
 def test_unknown_transport_options_are_refused():
-    with pytest.raises(PrimusError, match="Unknown engine.io transport option"):
+    with pytest.raises(PrimusError, match=r"Unknown engine\.io transport option"):
         Engine(transport={"pingInterval": 3})
     with pytest.raises(PrimusError, match="ping_interval"):
         Engine(transport={"ping_interval": "soon"})
@@ -370,7 +370,7 @@ def test_close_packet_nobody_polls_for_expires(engine):
 
 def test_destroy_closes_every_session(engine):
     a, _ = engine.handshake()
-    b, _ = engine.handshake()
+    _b, _ = engine.handshake()
     d = engine.get(a)
     server = engine.server
     result(engine.primus.destroy())

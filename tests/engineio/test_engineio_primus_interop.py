@@ -18,7 +18,7 @@ from eio_loopback import LiveEngine
 from hostile_helpers import wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nodepeer import NodePrimusClient  # noqa: E402
+from nodepeer import NodePrimusClient
 
 
 @pytest_twisted.async_yield_fixture()

@@ -195,7 +195,7 @@ class EngineIOClientTransport:
         from treq.client import HTTPClient
 
         client = HTTPClient(self._agent)
-        headers = dict(self._headers)
+        headers: dict[Any, Any] = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = ["text/plain;charset=UTF-8"]
         d = client.request(method, url, data=body, headers=headers)
