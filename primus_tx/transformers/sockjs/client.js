@@ -21,6 +21,15 @@ function client(primus) {
     return out;
   }
 
+  // The `transport: {transports: [...]}` client option limits the
+  // transports tried, as sockjs-client's `transports` option does (Primus
+  // hands `transport` to sockjs-client).  A string names a single one.
+  function whitelist() {
+    var names = primus.transport && primus.transport.transports;
+    if (!names) return null;
+    return typeof names === 'string' ? [names] : names;
+  }
+
   function Session(url) {
     var parts = url.split('?');
     this.base = parts[0].replace(/\/+$/, '');
@@ -75,13 +84,15 @@ function client(primus) {
       if (status !== 200) return self.fail(new Error('SockJS /info answered ' + status));
       var data;
       try { data = JSON.parse(text); } catch (e) { return self.fail(e); }
+      var allowed = whitelist();
+      var ok = function ok(name) { return !allowed || allowed.indexOf(name) !== -1; };
       self.candidates = [];
-      if (data.websocket !== false && !primus.AVOID_WEBSOCKETS && typeof WebSocket !== 'undefined') {
+      if (data.websocket !== false && !primus.AVOID_WEBSOCKETS && typeof WebSocket !== 'undefined' && ok('websocket')) {
         self.candidates.push('websocket');
       }
-      self.candidates.push('xhr-streaming');
-      if (typeof EventSource !== 'undefined') self.candidates.push('eventsource');
-      self.candidates.push('xhr-polling');
+      if (ok('xhr-streaming')) self.candidates.push('xhr-streaming');
+      if (typeof EventSource !== 'undefined' && ok('eventsource')) self.candidates.push('eventsource');
+      if (ok('xhr-polling')) self.candidates.push('xhr-polling');
       self.next();
     });
   };
@@ -148,6 +159,9 @@ function client(primus) {
       function done(status) {
         if (status !== 200) {
           if (!self.opened) return self.next();
+          // Status 0: the connection dropped (server gone), which the core
+          // handles like a closed WebSocket, without an error.
+          if (status === 0) return self.lost();
           return self.fail(new Error('SockJS receiver answered ' + status));
         }
         if (!self.closed) self.receive();
@@ -157,15 +171,22 @@ function client(primus) {
   Session.prototype.eventsource = function eventsource() {
     var self = this;
     var source = new EventSource(self.url(self.path + '/eventsource'), { withCredentials: true });
+    var received = false;
     self.source = source;
-    source.onmessage = function onmessage(event) { self.frame(decodeURI(event.data)); };
+    source.onmessage = function onmessage(event) {
+      received = true;
+      self.frame(decodeURI(event.data));
+    };
     source.onerror = function onerror() {
-      // The server ends the stream at its response limit: open a new one.
       source.onmessage = source.onerror = null;
       source.close();
       if (self.source !== source) return;
       self.source = null;
       if (!self.opened) return self.next();
+      // The server ends a stream that carried frames at its response
+      // limit: open a new one.  A stream that ends before carrying
+      // anything means the server is gone; reopening it would spin.
+      if (!received) return self.lost();
       if (!self.closed) self.eventsource();
     };
   };
@@ -222,6 +243,7 @@ function client(primus) {
     self.request('POST', self.url(self.path + '/xhr_send'), JSON.stringify(batch), null,
       function sent(status) {
         self.sending = false;
+        if (status === 0) return self.lost();
         if (status !== 204 && status !== 200) return self.fail(new Error('SockJS send answered ' + status));
         self.flush();
       });

@@ -1,0 +1,301 @@
+"""
+The browser library's sockjs transport (our own SockJS client,
+``primus_tx/transformers/sockjs/client.js``) in headless Chromium against a
+primus-tx server using the sockjs transformer.
+
+Which SockJS transport a page really uses is read from the requests
+Chromium makes (Playwright's ``request`` and ``websocket`` events), not
+only from what the client says about itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+OPENED = "() => window.log && window.log.includes('open')"
+NO_WEBSOCKET = ("--transformer", "sockjs", "--transport", '{"websocket": false}')
+WITH_WEBSOCKET = ("--transformer", "sockjs")
+
+
+def _until(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+class Traffic:
+    """
+    The SockJS endpoints a page asked for: the last path segment of every
+    HTTP request under /primus/, and every WebSocket URL it opened.
+    """
+
+    def __init__(self, page: Any) -> None:
+        self.requests: list[str] = []
+        self.websockets: list[str] = []
+        page.on("request", self._request)
+        page.on("websocket", lambda ws: self.websockets.append(ws.url))
+
+    def _request(self, request: Any) -> None:
+        path = request.url.split("?", 1)[0]
+        if "/primus/" in path:
+            self.requests.append(path.rsplit("/", 1)[1])
+
+    @property
+    def endpoints(self) -> set[str]:
+        return set(self.requests)
+
+
+def open_page(page_factory: Any, server: Any) -> tuple[Any, Traffic]:
+    """
+    A blank page of ``server``, its traffic recorded from before the
+    client exists.
+    """
+    page = page_factory(server.url)
+    return page, Traffic(page)
+
+
+def connect(page: Any, options: str = "{}") -> None:
+    """
+    Create ``window.primus`` with these options; ``window.log`` records its
+    events and ``window.got`` the data it receives.
+    """
+    page.evaluate(
+        f"() => {{ window.primus = new Primus({options}); window.log = record(window.primus);"
+        " window.got = []; window.raws = [];"
+        " window.primus.on('data', (d, raw) => { window.got.push(d); window.raws.push(raw); }); }"
+    )
+
+
+def events(page: Any) -> list[str]:
+    return page.evaluate("() => window.log.slice()")
+
+
+def kind(page: Any) -> str:
+    return page.evaluate("() => window.primus.socket && window.primus.socket.kind")
+
+
+def test_xhr_streaming_when_the_server_has_no_websocket(
+    server_factory: Any, page_factory: Any
+) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page)
+    page.wait_for_function(OPENED)
+    assert kind(page) == "xhr-streaming"
+    page.evaluate("() => window.primus.write('hello')")
+    page.wait_for_function("() => window.got.length === 1")
+    assert traffic.websockets == []
+    assert {"info", "xhr_streaming", "xhr_send"} <= traffic.endpoints
+    assert "websocket" not in traffic.endpoints
+    assert "eventsource" not in traffic.endpoints and "xhr" not in traffic.endpoints
+    page.evaluate("() => window.primus.end()")
+    _until(lambda: server.control("sparks") == [])
+    assert events(page) == [
+        "readyStateChange:opening",
+        "readyStateChange:open",
+        "open",
+        "data:\"hello\"",
+        "readyStateChange:end",
+        "close",
+        "end",
+    ]
+
+
+def test_xhr_streaming_echoes_unicode_and_edge_values(
+    server_factory: Any, page_factory: Any
+) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page)
+    page.wait_for_function(OPENED)
+    russian = "\u0420\u0423\u0421\u0421\u041a\u0418\u0419"
+    values = [
+        0,
+        False,
+        None,
+        "",
+        "a\u2028b\u2029c",
+        f"pong{russian} €€€ 😀",
+        'quote " backslash \\ newline \n tab \t nul \x00',
+        {"nested": [1, 2.5, {"deep": True}]},
+        [],
+    ]
+    page.evaluate("(values) => values.forEach((v) => window.primus.write(v))", values)
+    page.wait_for_function(f"() => window.got.length === {len(values)}")
+    assert server.control("stats")["received"] == values
+    assert page.evaluate("() => window.got") == values
+    raws = page.evaluate("() => window.raws")
+    assert raws[0] == "0" and raws[3] == '""'
+    assert raws[4] == '"a\\u2028b\\u2029c"'
+    assert kind(page) == "xhr-streaming"
+    assert "xhr_send" in traffic.endpoints
+
+
+def test_xhr_streaming_buffers_writes_before_open(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{manual: true}")
+    page.evaluate("() => { for (let i = 1; i <= 5; i++) window.primus.write(i); }")
+    assert page.evaluate("() => window.primus.buffer.length") == 5
+    assert traffic.requests == []
+    page.evaluate("() => window.primus.open()")
+    server.wait_for(lambda stats: len(stats["received"]) == 5)
+    assert server.control("stats")["received"] == [1, 2, 3, 4, 5]
+    page.wait_for_function("() => window.got.length === 5")
+    assert page.evaluate("() => window.got") == [1, 2, 3, 4, 5]
+    assert page.evaluate("() => window.primus.buffer.length") == 0
+    assert kind(page) == "xhr-streaming"
+
+
+def test_xhr_streaming_id_is_the_spark_id(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, _ = open_page(page_factory, server)
+    connect(page)
+    # Asked before the connection is open: the request is buffered.
+    spark_id = page.evaluate("() => new Promise((resolve) => window.primus.id(resolve))")
+    assert spark_id
+    assert server.control("sparks") == [spark_id]
+    assert kind(page) == "xhr-streaming"
+
+
+def test_xhr_streaming_ended_by_the_server_does_not_reconnect(
+    server_factory: Any, page_factory: Any
+) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{reconnect: {min: 50}}")
+    page.wait_for_function(OPENED)
+    server.control("end")
+    page.wait_for_function("() => window.log.includes('end')")
+    streams = traffic.requests.count("xhr_streaming")
+    # Long enough for several back-off attempts, had one been scheduled.
+    page.wait_for_timeout(400)
+    assert events(page) == [
+        "readyStateChange:opening",
+        "readyStateChange:open",
+        "open",
+        "readyStateChange:end",
+        "close",
+        "end",
+    ]
+    assert server.control("stats")["connections"] == 1
+    assert server.control("sparks") == []
+    # No new session was started after the end.
+    assert traffic.requests.count("xhr_streaming") == streams
+    assert traffic.requests.count("info") == 1
+
+
+def test_xhr_streaming_server_asks_for_a_reconnect(
+    server_factory: Any, page_factory: Any
+) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{reconnect: {min: 50, max: 100}}")
+    page.wait_for_function(OPENED)
+    first = server.control("sparks")
+    server.control("end", reconnect="1")
+    page.wait_for_function("() => window.log.filter((e) => e === 'open').length === 2")
+    assert events(page)[3:] == [
+        "readyStateChange:end",
+        "close",
+        "reconnect scheduled",
+        "readyStateChange:opening",
+        "reconnect",
+        "reconnected",
+        "readyStateChange:open",
+        "open",
+    ]
+    second = server.control("sparks")
+    assert len(second) == 1 and second != first
+    assert kind(page) == "xhr-streaming"
+    assert traffic.requests.count("info") == 2
+    page.evaluate("() => window.primus.write('again')")
+    page.wait_for_function("() => window.got.includes('again')")
+
+
+def test_xhr_streaming_survives_a_server_restart(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, _ = open_page(page_factory, server)
+    connect(page, "{reconnect: {min: 100, max: 300, retries: 100}}")
+    page.wait_for_function(OPENED)
+    server.restart()
+    page.wait_for_function("() => window.log.filter((e) => e === 'open').length === 2")
+    log = events(page)
+    assert log[3:6] == ["readyStateChange:end", "close", "reconnect scheduled"]
+    assert log[-3:] == ["reconnected", "readyStateChange:open", "open"]
+    # A dropped stream and failed attempts are not errors; the client never gave up.
+    assert "error" not in log and "end" not in log
+    assert kind(page) == "xhr-streaming"
+    page.evaluate("() => window.primus.write('after restart')")
+    page.wait_for_function("() => window.got.includes('after restart')")
+    assert server.control("stats")["received"] == ["after restart"]
+
+
+def test_websockets_false_in_the_client_uses_http(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*WITH_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{websockets: false}")
+    page.wait_for_function(OPENED)
+    assert page.evaluate("() => window.primus.AVOID_WEBSOCKETS") is True
+    assert kind(page) == "xhr-streaming"
+    page.evaluate("() => window.primus.write({ok: ['\u00e9', 1]})")
+    page.wait_for_function("() => window.got.length === 1")
+    assert page.evaluate("() => window.got") == [{"ok": ["\u00e9", 1]}]
+    assert traffic.websockets == []
+    assert {"xhr_streaming", "xhr_send"} <= traffic.endpoints
+
+
+def test_websocket_when_everything_is_enabled(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*WITH_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page)
+    page.wait_for_function(OPENED)
+    assert kind(page) == "websocket"
+    values = ["h\u00e9llo \u2603", 0, False, None, "", "a\u2028b"]
+    page.evaluate("(values) => values.forEach((v) => window.primus.write(v))", values)
+    page.wait_for_function(f"() => window.got.length === {len(values)}")
+    assert page.evaluate("() => window.got") == values
+    assert server.control("stats")["received"] == values
+    assert len(traffic.websockets) == 1
+    assert traffic.websockets[0].startswith(f"ws://127.0.0.1:{server.port}/primus/")
+    assert traffic.websockets[0].split("?", 1)[0].endswith("/websocket")
+    # Only /info went over HTTP: no streaming, polling or send requests.
+    assert traffic.endpoints == {"info"}
+    spark_id = page.evaluate("() => new Promise((resolve) => window.primus.id(resolve))")
+    assert server.control("sparks") == [spark_id]
+    page.evaluate("() => window.primus.end()")
+    _until(lambda: server.control("sparks") == [])
+
+
+@pytest.mark.parametrize(
+    "forced, receiver", [("eventsource", "eventsource"), ("xhr-polling", "xhr")]
+)
+def test_forced_transport(
+    server_factory: Any, page_factory: Any, forced: str, receiver: str
+) -> None:
+    server = server_factory(*WITH_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{transport: {transports: ['%s']}, reconnect: {min: 50, max: 100}}" % forced)
+    page.wait_for_function(OPENED)
+    assert kind(page) == forced
+    values = ["h\u00e9llo \u2603", 0, None, "", "a\u2028b", {"n": [1, 2.5]}]
+    page.evaluate("(values) => values.forEach((v) => window.primus.write(v))", values)
+    page.wait_for_function(f"() => window.got.length === {len(values)}")
+    assert page.evaluate("() => window.got") == values
+    assert server.control("stats")["received"] == values
+    assert traffic.websockets == []
+    assert {receiver, "xhr_send"} <= traffic.endpoints
+    assert "xhr_streaming" not in traffic.endpoints
+    # Server-requested reconnect comes back over the same transport.
+    server.control("end", reconnect="1")
+    page.wait_for_function("() => window.log.filter((e) => e === 'open').length === 2")
+    assert kind(page) == forced
+    page.evaluate("() => window.primus.write('again')")
+    page.wait_for_function("() => window.got.includes('again')")
+    page.evaluate("() => window.primus.end()")
+    _until(lambda: server.control("sparks") == [])
+    assert "error" not in events(page)
