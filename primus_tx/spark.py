@@ -336,7 +336,7 @@ class Spark(EventEmitter):
         except Exception as error:
             self._report(ParserError(f"Failed to encode outgoing data: {error}"))
             return
-        if message:
+        if message is not None:
             self._connection.send(message)
 
     def _send_protocol(self, text: str) -> None:

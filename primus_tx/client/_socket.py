@@ -72,6 +72,7 @@ _OPTIONS = frozenset(
         "reactor",
         "random",
         "authorization",
+        "websockets",
     )
 )
 
@@ -283,6 +284,10 @@ class Socket(EventEmitter):
             raise PrimusError(f"queue_size must be a number of messages, not {queue_size!r}")
         self.queue_size: float = math.inf if queue_size is None else queue_size
         transport = dict(merged.get("transport") or {})
+        if merged.get("websockets") is False:
+            # Primus's ``websockets: false``: transports that can avoid
+            # WebSocket (Engine.IO, SockJS) stay on HTTP.
+            transport.setdefault("websockets", False)
         self._headers: dict[str, str] = dict(transport.pop("headers", None) or {})
         self._transport_options = transport
         reconnect = merged.get("reconnect") or {}

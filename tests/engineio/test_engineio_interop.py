@@ -95,8 +95,7 @@ def _python_engineio(url: str, transports: list[str], messages: list) -> dict:
 @pytest.mark.parametrize("mode", sorted(MODES))
 @pytest_twisted.ensureDeferred
 async def test_python_engineio_client(live, mode):
-    pytest.importorskip("engineio")
-    messages = ["hello", "h\u00e9llo \u2603", b"\x01\x02\x03\x04", b"\x00\xff"]
+    messages = ["hello", "", "h\u00e9llo \u2603", b"\x01\x02\x03\x04", b"\x00\xff"]
     outcome = await deferToThread(_python_engineio, live.base, MODES[mode], messages)
     assert outcome["received"] == messages
     assert outcome["transport"] == ("polling" if mode == "polling" else "websocket")
