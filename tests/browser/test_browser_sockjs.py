@@ -299,3 +299,45 @@ def test_forced_transport(
     page.evaluate("() => window.primus.end()")
     _until(lambda: server.control("sparks") == [])
     assert "error" not in events(page)
+
+
+@pytest.mark.parametrize(
+    "forced, receiver", [("xhr-streaming", "xhr_streaming"), ("eventsource", "eventsource")]
+)
+def test_streams_are_renewed_at_the_response_limit(
+    server_factory: Any, page_factory: Any, forced: str, receiver: str
+) -> None:
+    server = server_factory(
+        "--transformer", "sockjs", "--transport", '{"websocket": false, "response_limit": 4096}'
+    )
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{transport: {transports: '%s'}}" % forced)
+    page.wait_for_function(OPENED)
+    sparks = server.control("sparks")
+    values = [f"{i:03d}" + "x\u00e9" * 100 for i in range(40)]
+    page.evaluate("(values) => values.forEach((v) => window.primus.write(v))", values)
+    page.wait_for_function(f"() => window.got.length === {len(values)}")
+    # Every echo, in order, on one session over several responses.
+    assert page.evaluate("() => window.got") == values
+    assert traffic.requests.count(receiver) >= 2
+    assert server.control("sparks") == sparks
+    assert server.control("stats")["connections"] == 1
+    assert "error" not in events(page) and kind(page) == forced
+
+
+@pytest.mark.parametrize("forced", ["eventsource", "xhr-polling"])
+def test_forced_transport_survives_a_server_restart(
+    server_factory: Any, page_factory: Any, forced: str
+) -> None:
+    server = server_factory(*NO_WEBSOCKET)
+    page, _ = open_page(page_factory, server)
+    connect(page, "{transport: {transports: ['%s']}, reconnect: {min: 100, max: 300}}" % forced)
+    page.wait_for_function(OPENED)
+    server.restart()
+    page.wait_for_function("() => window.log.filter((e) => e === 'open').length === 2")
+    log = events(page)
+    assert log[3:6] == ["readyStateChange:end", "close", "reconnect scheduled"]
+    assert "error" not in log and "end" not in log
+    assert kind(page) == forced
+    page.evaluate("() => window.primus.write('after restart')")
+    page.wait_for_function("() => window.got.includes('after restart')")
