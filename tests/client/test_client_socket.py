@@ -372,3 +372,18 @@ def test_transports_provide_the_interface() -> None:
     assert find_transformer("websockets").client() is WebSocketsClientTransport
     assert verifyClass(IClientTransport, WebSocketsClientTransport)
     assert verifyClass(IClientTransport, FakeTransport)
+
+
+def test_websockets_false_reaches_the_transport() -> None:
+    """
+    Primus's ``websockets: false`` is a socket option; transports that can
+    avoid WebSocket read it from their options.
+    """
+    h = Harness(websockets=False)
+    h.open()
+    assert h.transports[0].options["websockets"] is False
+    h.socket.end()
+    plain = Harness()
+    plain.open()
+    assert "websockets" not in plain.transports[0].options
+    plain.socket.end()
