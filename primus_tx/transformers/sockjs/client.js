@@ -35,6 +35,7 @@ function client(primus) {
     this.base = parts[0].replace(/\/+$/, '');
     this.query = parts.length > 1 ? '?' + parts.slice(1).join('?') : '';
     this.closed = false;
+    this.closing = false;
     this.opened = false;
     this.outbox = [];
     this.sending = false;
@@ -164,6 +165,8 @@ function client(primus) {
           if (status === 0) return self.lost();
           return self.fail(new Error('SockJS receiver answered ' + status));
         }
+        // Keep a receiver out while closing: aborting it is how the server
+        // learns at once that the session is over.
         if (!self.closed) self.receive();
       });
   };
@@ -187,7 +190,7 @@ function client(primus) {
       // limit: open a new one.  A stream that ends before carrying
       // anything means the server is gone; reopening it would spin.
       if (!received) return self.lost();
-      if (!self.closed) self.eventsource();
+      if (!self.closed && !self.closing) self.eventsource();
     };
   };
 
@@ -202,7 +205,7 @@ function client(primus) {
   };
 
   Session.prototype.frame = function frame(text) {
-    if (this.closed || !text) return;
+    if (this.closed || this.closing || !text) return;
     var kind = text.charAt(0);
     var value;
     if (kind === 'h') return;
@@ -225,7 +228,7 @@ function client(primus) {
   };
 
   Session.prototype.send = function send(message) {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
     if (this.socket && this.opened) {
       try { this.socket.send(JSON.stringify([message])); } catch (e) { primus.emit('incoming::error', e); }
       return;
@@ -236,7 +239,11 @@ function client(primus) {
 
   Session.prototype.flush = function flush() {
     var self = this;
-    if (!self.opened || self.socket || self.sending || !self.outbox.length || self.closed) return;
+    if (!self.opened || self.socket || self.sending || self.closed) return;
+    if (!self.outbox.length) {
+      if (self.closing) self.finish();
+      return;
+    }
     var batch = self.outbox;
     self.outbox = [];
     self.sending = true;
@@ -251,6 +258,7 @@ function client(primus) {
 
   Session.prototype.fail = function fail(error) {
     if (this.closed) return;
+    if (this.closing) return this.finish();
     primus.emit('incoming::error', error);
     this.end(1006, error.message);
   };
@@ -261,6 +269,7 @@ function client(primus) {
 
   Session.prototype.end = function end(code, reason) {
     if (this.closed) return;
+    if (this.closing) return this.finish();
     this.closed = true;
     this.release();
     if (current === this) current = null;
@@ -272,9 +281,27 @@ function client(primus) {
     primus.emit('incoming::end', code, reason);
   };
 
+  // Closing on the client's side (primus.end(), a reconnect): over HTTP,
+  // messages still to be posted -- end(data) writes just before closing --
+  // are delivered first, since dropping the receiver makes the server
+  // close the session at once.  Frames arriving meanwhile are ignored.
   Session.prototype.close = function close() {
-    if (this.closed) return;
+    var self = this;
+    if (self.closed || self.closing) return;
+    if (self.opened && !self.socket && (self.sending || self.outbox.length)) {
+      self.closing = true;
+      self.timer = setTimeout(function giveUp() {
+        self.timer = null;
+        self.finish();
+      }, ATTEMPT_TIMEOUT);
+      return self.flush();
+    }
+    self.finish();
+  };
+
+  Session.prototype.finish = function finish() {
     this.closed = true;
+    this.closing = false;
     this.release();
   };
 
