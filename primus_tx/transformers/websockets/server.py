@@ -11,6 +11,7 @@ as ``pauseWriting`` and an emptied one as ``resumeWriting``.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, Optional
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -185,6 +186,33 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
         """
 
 
+def bounded_inflation() -> bool:
+    """
+    Whether this Autobahn stops inflating a compressed message at the
+    payload limit.  Older releases (the last for Python 3.9 among them)
+    inflate a whole frame first, so a few KB can become gigabytes.
+    """
+    from autobahn.websocket.compress_deflate import PerMessageDeflate
+
+    try:
+        parameters = inspect.signature(PerMessageDeflate.decompress_message_data).parameters
+    except (TypeError, ValueError):  # pragma: no cover - not a plain function
+        return False
+    return "max_output_len" in parameters
+
+
+def _require_bounded_inflation() -> None:
+    if not bounded_inflation():
+        import autobahn
+
+        raise PrimusError(
+            f"compression=True needs an Autobahn that bounds decompression (this is "
+            f"{autobahn.__version__}, which inflates a whole frame before checking "
+            f"max_length: a compression bomb could exhaust memory). Upgrade Autobahn "
+            f"(on Python 3.10 or later) or leave compression off."
+        )
+
+
 def _accept_deflate(offers: list[Any]) -> Optional[PerMessageDeflateOfferAccept]:
     for offer in offers:
         if isinstance(offer, PerMessageDeflateOffer):
@@ -215,6 +243,7 @@ class WebSocketsServer:
             "failByDrop": False,
         }
         if primus.options["compression"]:
+            _require_bounded_inflation()
             options["perMessageCompressionAccept"] = _accept_deflate
         transport = dict(primus.options["transport"] or {})
         options.update(transport)
