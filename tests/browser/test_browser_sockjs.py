@@ -383,3 +383,50 @@ def test_end_with_data_delivers_it(server_factory: Any, page_factory: Any, force
     assert server.control("stats")["received"] == ["one", "bye"]
     _until(lambda: server.control("sparks") == [])
     assert events(page)[-2:] == ["close", "end"]
+
+
+@pytest.mark.parametrize("forced", ["websocket", "xhr-streaming", "eventsource", "xhr-polling"])
+def test_heartbeats_keep_the_session(server_factory: Any, page_factory: Any, forced: str) -> None:
+    """
+    Primus pings (inside SockJS frames) and SockJS ``h`` frames both reach
+    the client, and its pongs reach the server: with a ping timeout well
+    under the time waited, the connection stays up on one spark.
+    """
+    server = server_factory(
+        "--transformer",
+        "sockjs",
+        "--ping-interval",
+        "0.2",
+        "--transport",
+        '{"heartbeat_delay": 0.1}',
+    )
+    page, _ = open_page(page_factory, server)
+    connect(page, only(forced))
+    page.wait_for_function(OPENED)
+    assert page.evaluate("() => window.primus.options.pingTimeout") == 300
+    page.evaluate(
+        "() => { window.pings = 0; window.primus.on('incoming::ping', () => window.pings++); }"
+    )
+    sparks = server.control("sparks")
+    page.wait_for_timeout(1200)
+    assert page.evaluate("() => window.pings") >= 3
+    assert events(page) == ["readyStateChange:opening", "readyStateChange:open", "open"]
+    assert server.control("sparks") == sparks
+    assert kind(page) == forced
+
+
+def test_websocket_ended_by_the_server(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*WITH_WEBSOCKET)
+    page, traffic = open_page(page_factory, server)
+    connect(page, "{reconnect: {min: 50}}")
+    page.wait_for_function(OPENED)
+    assert kind(page) == "websocket"
+    server.control("end", reconnect="1")
+    page.wait_for_function("() => window.log.filter((e) => e === 'open').length === 2")
+    server.control("end")
+    page.wait_for_function("() => window.log.includes('end')")
+    page.wait_for_timeout(300)
+    assert events(page)[-3:] == ["readyStateChange:end", "close", "end"]
+    assert "error" not in events(page)
+    assert len(traffic.websockets) == 2
+    assert server.control("stats")["connections"] == 2
