@@ -8,6 +8,7 @@ pytest-twisted's reactor.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -67,12 +68,18 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         command = [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port), *self.args]
+        # The server under test is this checkout's code, whatever copy of
+        # primus-tx happens to be installed.
+        root = str(HERE.parent.parent)
+        path = os.environ.get("PYTHONPATH")
+        env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
         self.process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=str(HERE.parent.parent),
+            cwd=root,
+            env=env,
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + 20

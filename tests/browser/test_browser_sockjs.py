@@ -10,29 +10,14 @@ only from what the client says about itself.
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 OPENED = "() => window.log && window.log.includes('open')"
 NO_WEBSOCKET = ("--transformer", "sockjs", "--transport", '{"websocket": false}')
 WITH_WEBSOCKET = ("--transformer", "sockjs")
-
-
-@pytest.fixture(autouse=True)
-def _serve_this_tree(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """
-    ``browser_server.py`` runs as ``python tests/browser/browser_server.py``,
-    so it imports whichever ``primus_tx`` is installed, which need not be
-    this working tree's (and so not this client.js): put the tree first.
-    """
-    root = str(Path(__file__).resolve().parents[2])
-    rest = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", root + (os.pathsep + rest if rest else ""))
-    yield
 
 
 def _until(predicate: Any, timeout: float = 5.0) -> None:
