@@ -147,26 +147,37 @@ def s3_broadcast(name: str, cfg: dict[str, Any], progress: Progress) -> list[dic
 
 def s4_churn(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
     """
-    S4: connect, open, one echo, close, in ``s4_concurrency`` loops; RSS
-    and fds before, after one period and after a second.
+    S4: connect, open, one echo, close, in ``s4_concurrency`` loops spread
+    over ``s4_generators`` generator processes (one Node process nearly
+    saturates against Node Primus); RSS and fds before, after one period
+    and after a second.
     """
-    with Server(name) as server, LoadGen(server, progress) as gen:
-        _settle(0.5)
-        rss_before, fds_before = server.stat.rss(), server.stat.fds()
-        periods = []
-        for _ in range(2):
-            result = gen.call(cmd="churn", concurrency=cfg["s4_concurrency"],
-                              duration=cfg["s4_duration"], timeout=cfg["s4_duration"] + 60)
-            _settle(cfg["s4_settle"])
-            periods.append((result, server.stat.rss(), server.stat.fds()))
-    (first, rss1, fds1), (second, rss2, fds2) = periods
+    with Server(name) as server:
+        gens = [LoadGen(server, progress) for _ in range(cfg["s4_generators"])]
+        try:
+            _settle(0.5)
+            rss_before, fds_before = server.stat.rss(), server.stat.fds()
+            periods = []
+            share = max(1, cfg["s4_concurrency"] // len(gens))
+            for _ in range(2):
+                for gen in gens:
+                    gen.send(cmd="churn", concurrency=share, duration=cfg["s4_duration"])
+                results = [gen.read(cfg["s4_duration"] + 60) for gen in gens]
+                _settle(cfg["s4_settle"])
+                periods.append((
+                    sum(r["rate"] for r in results), sum(r["errors"] for r in results),
+                    max(r["loadgen_cpu"] for r in results), server.stat.rss(), server.stat.fds(),
+                ))
+        finally:
+            for gen in gens:
+                gen.stop()
+    (rate1, err1, lg1, rss1, fds1), (rate2, err2, lg2, rss2, fds2) = periods
     return [{
-        "rate": median([first["rate"], second["rate"]]),
-        "errors": first["errors"] + second["errors"],
+        "rate": median([rate1, rate2]), "errors": err1 + err2,
         "rss_before": rss_before, "rss_after_1": rss1, "rss_after_2": rss2,
         "rss_growth_2nd": rss2 - rss1,
         "fds_before": fds_before, "fds_after_1": fds1, "fds_after_2": fds2,
-        "loadgen_cpu": max(first["loadgen_cpu"], second["loadgen_cpu"]),
+        "loadgen_cpu": max(lg1, lg2),
     }]
 
 
@@ -208,7 +219,7 @@ QUICK: dict[str, Any] = {
     "s1_conns": [50, 500], "s1_sizes": [64, 1024],
     "s2_steps": [500, 1000, 1500, 2000], "s2_ping": 1.0, "s2_idle": 1.2,
     "s3_steps": [1000], "s3_repeats": 3,
-    "s4_concurrency": 10, "s4_duration": 2.0, "s4_settle": 0.5,
+    "s4_concurrency": 10, "s4_generators": 2, "s4_duration": 2.0, "s4_settle": 0.5,
     "s5_conns": 1000, "s5_fast": 0.5, "s5_window": 2.0,
 }
 
@@ -217,7 +228,7 @@ FULL: dict[str, Any] = {
     "s1_conns": [50, 500], "s1_sizes": [64, 1024],
     "s2_steps": [2000, 4000, 6000, 8000, 10000], "s2_ping": 2.0, "s2_idle": 2.5,
     "s3_steps": [1000, 5000, 10000], "s3_repeats": 5,
-    "s4_concurrency": 20, "s4_duration": 5.0, "s4_settle": 1.0,
+    "s4_concurrency": 20, "s4_generators": 2, "s4_duration": 5.0, "s4_settle": 1.0,
     "s5_conns": 10000, "s5_fast": 1.0, "s5_window": 8.0,
 }
 

@@ -17,9 +17,30 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import announce, arguments, raise_fd_limit
 
 
+def _trace_on_signal(prefix: str) -> None:
+    """
+    Memory diagnosis: trace allocations, and dump a snapshot to
+    ``<prefix>.<n>`` on every SIGUSR1 (compare two with
+    ``tracemalloc.Snapshot.load(...).compare_to(...)``).
+    """
+    import signal
+    import tracemalloc
+
+    tracemalloc.start(4)
+    count = [0]
+
+    def dump(signum: int, frame: Any) -> None:
+        count[0] += 1
+        tracemalloc.take_snapshot().dump(f"{prefix}.{count[0]}")
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
 def main() -> None:
-    args = arguments(__doc__ or "")
+    args = arguments(__doc__ or "", tracemalloc=True)
     raise_fd_limit()
+    if args.tracemalloc:
+        _trace_on_signal(args.tracemalloc)
     from twisted.internet import reactor
     from twisted.web.resource import Resource
     from twisted.web.server import Site
