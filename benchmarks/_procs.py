@@ -150,7 +150,9 @@ class LoadGen:
         self.proc.stdin.write((json.dumps(command) + "\n").encode())
         self.proc.stdin.flush()
 
-    def read(self, timeout: float, on_mark: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+    def read(
+        self, timeout: float, on_mark: Optional[Callable[[str], None]] = None
+    ) -> dict[str, Any]:
         """
         The next reply, passing progress lines to the progress printer and
         ``mark`` lines to ``on_mark``.
@@ -166,8 +168,9 @@ class LoadGen:
             else:
                 return message
 
-    def call(self, timeout: float = 120, on_mark: Optional[Callable[[str], None]] = None,
-             **command: Any) -> dict[str, Any]:
+    def call(
+        self, timeout: float = 120, on_mark: Optional[Callable[[str], None]] = None, **command: Any
+    ) -> dict[str, Any]:
         self.send(**command)
         reply = self.read(timeout, on_mark)
         if not reply.get("ok", False) and "armed" not in reply:

@@ -69,20 +69,31 @@ def s1_echo(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str
                     marks[which] = (server.stat.cpu(), time.monotonic())
 
                 result = gen.call(
-                    cmd="echo", conns=conns, size=size, warmup=cfg["warmup"],
-                    duration=cfg["duration"], on_mark=mark, timeout=cfg["duration"] + 60,
+                    cmd="echo",
+                    conns=conns,
+                    size=size,
+                    warmup=cfg["warmup"],
+                    duration=cfg["duration"],
+                    on_mark=mark,
+                    timeout=cfg["duration"] + 60,
                 )
                 hist = merge([result.pop("hist")])
                 cpu = marks["stop"][0] - marks["start"][0]
                 wall = marks["stop"][1] - marks["start"][1]
-                rows.append({
-                    "conns": conns, "size": size, "rate": result["rate"],
-                    "p50_ms": percentile_ms(hist, 0.5), "p99_ms": percentile_ms(hist, 0.99),
-                    "server_cpu": cpu / wall,
-                    "per_cpu_s": result["messages"] / cpu if cpu else None,
-                    "loadgen_cpu": result["loadgen_cpu"], "bad": result["bad"],
-                    "open": result["conns"],
-                })
+                rows.append(
+                    {
+                        "conns": conns,
+                        "size": size,
+                        "rate": result["rate"],
+                        "p50_ms": percentile_ms(hist, 0.5),
+                        "p99_ms": percentile_ms(hist, 0.99),
+                        "server_cpu": cpu / wall,
+                        "per_cpu_s": result["messages"] / cpu if cpu else None,
+                        "loadgen_cpu": result["loadgen_cpu"],
+                        "bad": result["bad"],
+                        "open": result["conns"],
+                    }
+                )
     return rows
 
 
@@ -106,10 +117,14 @@ def s2_memory(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[s
             progress(f"{total} idle: RSS {points[-1][1] / 2**20:.1f} MiB")
         gen.call(cmd="close", timeout=120)
     per_conn = slope([p[0] for p in points], [p[1] for p in points])
-    return [{
-        "bytes_per_conn": per_conn, "points": points, "rss_empty": rss0,
-        "open": points[-1][0] if points else 0,
-    }]
+    return [
+        {
+            "bytes_per_conn": per_conn,
+            "points": points,
+            "rss_empty": rss0,
+            "open": points[-1][0] if points else 0,
+        }
+    ]
 
 
 def s3_broadcast(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
@@ -128,19 +143,29 @@ def s3_broadcast(name: str, cfg: dict[str, Any], progress: Progress) -> list[dic
             delivered = 0
             for i in range(cfg["s3_repeats"]):
                 before = server.stat.cpu()
-                result = gen.call(cmd="broadcast", id=1000 * target + i, trigger=True,
-                                  size=64, wait=30, timeout=60)
+                result = gen.call(
+                    cmd="broadcast",
+                    id=1000 * target + i,
+                    trigger=True,
+                    size=64,
+                    wait=30,
+                    timeout=60,
+                )
                 cpu += server.stat.cpu() - before
                 delivered += result["received"]
                 if result["received"] == result["expected"]:
                     times.append((int(result["last_ns"]) - int(result["sent_ns"])) / 1e6)
                 _settle(0.2)
             progress(f"broadcast to {total}: {median(times)} ms")
-            rows.append({
-                "sparks": total, "last_ms": median(times),
-                "cpu_us_per_delivery": 1e6 * cpu / delivered if delivered else None,
-                "complete": len(times), "repeats": cfg["s3_repeats"],
-            })
+            rows.append(
+                {
+                    "sparks": total,
+                    "last_ms": median(times),
+                    "cpu_us_per_delivery": 1e6 * cpu / delivered if delivered else None,
+                    "complete": len(times),
+                    "repeats": cfg["s3_repeats"],
+                }
+            )
         gen.call(cmd="close", timeout=120)
     return rows
 
@@ -164,21 +189,33 @@ def s4_churn(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[st
                     gen.send(cmd="churn", concurrency=share, duration=cfg["s4_duration"])
                 results = [gen.read(cfg["s4_duration"] + 60) for gen in gens]
                 _settle(cfg["s4_settle"])
-                periods.append((
-                    sum(r["rate"] for r in results), sum(r["errors"] for r in results),
-                    max(r["loadgen_cpu"] for r in results), server.stat.rss(), server.stat.fds(),
-                ))
+                periods.append(
+                    (
+                        sum(r["rate"] for r in results),
+                        sum(r["errors"] for r in results),
+                        max(r["loadgen_cpu"] for r in results),
+                        server.stat.rss(),
+                        server.stat.fds(),
+                    )
+                )
         finally:
             for gen in gens:
                 gen.stop()
     (rate1, err1, lg1, rss1, fds1), (rate2, err2, lg2, rss2, fds2) = periods
-    return [{
-        "rate": median([rate1, rate2]), "errors": err1 + err2,
-        "rss_before": rss_before, "rss_after_1": rss1, "rss_after_2": rss2,
-        "rss_growth_2nd": rss2 - rss1,
-        "fds_before": fds_before, "fds_after_1": fds1, "fds_after_2": fds2,
-        "loadgen_cpu": max(lg1, lg2),
-    }]
+    return [
+        {
+            "rate": median([rate1, rate2]),
+            "errors": err1 + err2,
+            "rss_before": rss_before,
+            "rss_after_1": rss1,
+            "rss_after_2": rss2,
+            "rss_growth_2nd": rss2 - rss1,
+            "fds_before": fds_before,
+            "fds_after_1": fds1,
+            "fds_after_2": fds2,
+            "loadgen_cpu": max(lg1, lg2),
+        }
+    ]
 
 
 def s5_heartbeat(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
@@ -200,10 +237,15 @@ def s5_heartbeat(name: str, cfg: dict[str, Any], progress: Progress) -> list[dic
             progress(f"ping {ping}s: {100 * cpu[ping]:.2f}% of a core")
             gen.call(cmd="close", timeout=120)
     per_sweep = (cpu[cfg["s5_fast"]] - cpu[0.0]) * cfg["s5_fast"]
-    return [{
-        "conns": cfg["s5_conns"], "idle_cpu": cpu[0.0], "fast_cpu": cpu[cfg["s5_fast"]],
-        "cpu_ms_per_sweep": 1000 * per_sweep, "core_share_at_30s": per_sweep / 30.0,
-    }]
+    return [
+        {
+            "conns": cfg["s5_conns"],
+            "idle_cpu": cpu[0.0],
+            "fast_cpu": cpu[cfg["s5_fast"]],
+            "cpu_ms_per_sweep": 1000 * per_sweep,
+            "core_share_at_30s": per_sweep / 30.0,
+        }
+    ]
 
 
 SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]] = {
@@ -215,21 +257,43 @@ SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]
 }
 
 QUICK: dict[str, Any] = {
-    "rounds": 2, "warmup": 0.5, "duration": 1.5,
-    "s1_conns": [50, 500], "s1_sizes": [64, 1024],
-    "s2_steps": [500, 1000, 1500, 2000], "s2_ping": 1.0, "s2_idle": 1.2,
-    "s3_steps": [1000], "s3_repeats": 3,
-    "s4_concurrency": 10, "s4_generators": 2, "s4_duration": 2.0, "s4_settle": 0.5,
-    "s5_conns": 1000, "s5_fast": 0.5, "s5_window": 2.0,
+    "rounds": 2,
+    "warmup": 0.5,
+    "duration": 1.5,
+    "s1_conns": [50, 500],
+    "s1_sizes": [64, 1024],
+    "s2_steps": [500, 1000, 1500, 2000],
+    "s2_ping": 1.0,
+    "s2_idle": 1.2,
+    "s3_steps": [1000],
+    "s3_repeats": 3,
+    "s4_concurrency": 10,
+    "s4_generators": 2,
+    "s4_duration": 2.0,
+    "s4_settle": 0.5,
+    "s5_conns": 1000,
+    "s5_fast": 0.5,
+    "s5_window": 2.0,
 }
 
 FULL: dict[str, Any] = {
-    "rounds": 3, "warmup": 1.0, "duration": 4.0,
-    "s1_conns": [50, 500], "s1_sizes": [64, 1024],
-    "s2_steps": [2000, 4000, 6000, 8000, 10000], "s2_ping": 2.0, "s2_idle": 2.5,
-    "s3_steps": [1000, 5000, 10000], "s3_repeats": 5,
-    "s4_concurrency": 20, "s4_generators": 2, "s4_duration": 5.0, "s4_settle": 1.0,
-    "s5_conns": 10000, "s5_fast": 1.0, "s5_window": 8.0,
+    "rounds": 3,
+    "warmup": 1.0,
+    "duration": 4.0,
+    "s1_conns": [50, 500],
+    "s1_sizes": [64, 1024],
+    "s2_steps": [2000, 4000, 6000, 8000, 10000],
+    "s2_ping": 2.0,
+    "s2_idle": 2.5,
+    "s3_steps": [1000, 5000, 10000],
+    "s3_repeats": 5,
+    "s4_concurrency": 20,
+    "s4_generators": 2,
+    "s4_duration": 5.0,
+    "s4_settle": 1.0,
+    "s5_conns": 10000,
+    "s5_fast": 1.0,
+    "s5_window": 8.0,
 }
 
 QUICK_SCENARIOS = ("S1",)
@@ -238,12 +302,18 @@ QUICK_SCENARIOS = ("S1",)
 
 # scenario -> (row key fields, metrics to report, metric used for ratios)
 METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "S1": (("conns", "size"), ("rate", "p50_ms", "p99_ms", "server_cpu", "per_cpu_s", "loadgen_cpu"),
-           ("rate", "per_cpu_s")),
+    "S1": (
+        ("conns", "size"),
+        ("rate", "p50_ms", "p99_ms", "server_cpu", "per_cpu_s", "loadgen_cpu"),
+        ("rate", "per_cpu_s"),
+    ),
     "S2": ((), ("bytes_per_conn", "open"), ("bytes_per_conn",)),
     "S3": (("sparks",), ("last_ms", "cpu_us_per_delivery"), ("last_ms", "cpu_us_per_delivery")),
-    "S4": ((), ("rate", "errors", "rss_growth_2nd", "fds_before", "fds_after_2", "loadgen_cpu"),
-           ("rate",)),
+    "S4": (
+        (),
+        ("rate", "errors", "rss_growth_2nd", "fds_before", "fds_after_2", "loadgen_cpu"),
+        ("rate",),
+    ),
     "S5": (("conns",), ("cpu_ms_per_sweep", "core_share_at_30s"), ("cpu_ms_per_sweep",)),
 }
 
@@ -259,8 +329,14 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
         for server, rows in per_server.items():
             for row in rows:
                 key = (server,) + tuple(row[k] for k in keys)
-                entry = table.setdefault(key, {"server": server, **{k: row[k] for k in keys},
-                                               "_samples": {m: [] for m in metrics}})
+                entry = table.setdefault(
+                    key,
+                    {
+                        "server": server,
+                        **{k: row[k] for k in keys},
+                        "_samples": {m: [] for m in metrics},
+                    },
+                )
                 for m in metrics:
                     entry["_samples"][m].append(row.get(m))
     for entry in table.values():
@@ -279,7 +355,9 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
     for entry in table.values():
         entry.pop("_samples")
         out.append(entry)
-    out.sort(key=lambda e: tuple(e.get(k) or 0 for k in keys) + (e["server"] != SUBJECT, e["server"]))
+    out.sort(
+        key=lambda e: tuple(e.get(k) or 0 for k in keys) + (e["server"] != SUBJECT, e["server"])
+    )
     return out
 
 
@@ -349,8 +427,11 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-        "implementation": platform.python_implementation(), "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
         "loadavg": os.getloadavg(),
     }
 
@@ -358,15 +439,17 @@ def machine() -> dict[str, Any]:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under 2 minutes")
-    parser.add_argument("--scenarios", default=None,
-                        help="comma-separated, e.g. S1,S3 (default: all; --quick: S1)")
+    parser.add_argument(
+        "--scenarios", default=None, help="comma-separated, e.g. S1,S3 (default: all; --quick: S1)"
+    )
     parser.add_argument("--servers", default=None, help="comma-separated subset of servers")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--duration", type=float, default=None, help="S1 seconds per measurement")
     parser.add_argument("--seed", type=int, default=None, help="server order shuffle seed")
     parser.add_argument("--output", default=None, help="JSON file (default benchmarks/results/)")
-    parser.add_argument("--rst", default=None, metavar="JSON",
-                        help="print a results file as reST tables and exit")
+    parser.add_argument(
+        "--rst", default=None, metavar="JSON", help="print a results file as reST tables and exit"
+    )
     args = parser.parse_args(argv)
     if args.rst:
         with open(args.rst) as f:
@@ -386,16 +469,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     if unknown:
         parser.error(f"unknown scenarios {unknown}; available: {', '.join(SCENARIOS)}")
     if not node_available():
-        print("node (or tests/js/node_modules) is missing: the load generator needs it",
-              file=sys.stderr)
+        print(
+            "node (or tests/js/node_modules) is missing: the load generator needs it",
+            file=sys.stderr,
+        )
         return 2
     wanted = set(args.servers.split(",")) if args.servers else set(SERVERS)
     rng = random.Random(args.seed)
     progress = Progress()
     started = datetime.datetime.now(datetime.timezone.utc)
     report: dict[str, Any] = {
-        "started": started.isoformat(timespec="seconds"), "machine": machine(),
-        "mode": "quick" if args.quick else "full", "config": cfg, "scenarios": {},
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "mode": "quick" if args.quick else "full",
+        "config": cfg,
+        "scenarios": {},
     }
     for scenario in scenarios:
         run_one, servers = SCENARIOS[scenario]

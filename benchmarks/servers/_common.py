@@ -30,8 +30,12 @@ def raise_fd_limit() -> int:
 def arguments(description: str, tracemalloc: bool = False) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     if tracemalloc:
-        parser.add_argument("--tracemalloc", default=None, metavar="PREFIX",
-                            help="dump a tracemalloc snapshot to PREFIX.<n> on SIGUSR1")
+        parser.add_argument(
+            "--tracemalloc",
+            default=None,
+            metavar="PREFIX",
+            help="dump a tracemalloc snapshot to PREFIX.<n> on SIGUSR1",
+        )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ping", type=float, default=30.0, help="heartbeat interval, seconds")
     parser.add_argument("--backlog", type=int, default=4096)

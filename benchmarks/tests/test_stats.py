@@ -53,6 +53,7 @@ def test_aggregate_uses_per_round_ratios() -> None:
     Ratios are taken within a round (same machine state) and then the
     median is taken, so a slow round for both servers cancels out.
     """
+
     def row(rate: float) -> dict[str, float]:
         return {"conns": 50, "size": 64, "rate": rate, "per_cpu_s": rate}
 
