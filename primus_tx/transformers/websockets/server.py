@@ -12,6 +12,7 @@ as ``pauseWriting`` and an emptied one as ``resumeWriting``.
 from __future__ import annotations
 
 import inspect
+import struct
 from typing import TYPE_CHECKING, Any, Optional
 
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
@@ -48,6 +49,21 @@ class WebSocketProtocolError(PrimusError):
     A client broke the WebSocket protocol (a bad frame, invalid UTF-8 in a
     text message, ...); the connection was closed with the matching code.
     """
+
+
+_MEDIUM = struct.Struct("!BBH").pack
+_LONG = struct.Struct("!BBQ").pack
+
+
+def _frame_header(opcode: int, length: int) -> bytes:
+    """
+    The header of an unmasked, unfragmented frame (RFC 6455 §5.2).
+    """
+    if length < 126:
+        return bytes((opcode, length))
+    if length < 65536:
+        return _MEDIUM(opcode, 126, length)
+    return _LONG(opcode, 127, length)
 
 
 def _allowed_close_code(code: int) -> bool:
@@ -121,14 +137,36 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
     # -- IConnection --------------------------------------------------------
 
     def send(self, message: str | bytes) -> None:
-        if self.state == _OPEN:
-            if type(message) is str:
-                self.sendMessage(message.encode("utf-8"), False)
-            else:
-                self.sendMessage(message, True)
+        """
+        Frame and write one message.
+
+        Without compression the frame is written straight to the transport:
+        a server frame is just a header and the payload, and Autobahn's
+        general ``sendMessage`` path (outgoing size limit, traffic
+        statistics, debug formatting on every call) costs more than the rest
+        of a message's trip through Primus.  Primus, like ``ws``, limits only
+        what clients send.
+        """
+        if self.state != _OPEN:
+            return
+        if type(message) is str:
+            payload = message.encode("utf-8")
+            opcode = 0x81
+        else:
+            payload = message  # type: ignore[assignment]
+            opcode = 0x82
+        if self._perMessageCompress is not None:
+            self.sendMessage(payload, opcode == 0x82)
+            return
+        self.transport.write(_frame_header(opcode, len(payload)) + payload)  # type: ignore[union-attr]
 
     def sendPrepared(self, prepared: Any) -> None:
-        if self.state == _OPEN:
+        if self.state != _OPEN:
+            return
+        if self._perMessageCompress is None:
+            # The frame prepared once for every connection.
+            self.transport.write(prepared.payloadHybi)  # type: ignore[union-attr]
+        else:
             self.sendPreparedMessage(prepared)
 
     def close(self, reconnect: bool) -> None:
