@@ -31,6 +31,7 @@ from zope.interface import implementer
 from primus_tx._address import Address, forwarded
 from primus_tx._errors import ParserError, PrimusError
 from primus_tx._events import EventEmitter
+from primus_tx._http import headers_of
 from primus_tx._query import QueryValue
 from primus_tx._transforms import DROPPED, Packet, run_transforms
 from primus_tx.interfaces import IConnection, IConnectionHandler
@@ -68,7 +69,6 @@ class Spark(EventEmitter):
 
     :ivar id: the spark's id: ``id_generator()``, else the transport's own
         id (Engine.IO, SockJS), else 21 random URL-safe characters.
-    :ivar headers: the handshake's request headers, lower-case ``str`` names.
     :ivar query: the handshake's query string; repeated keys give lists.
     :ivar request: the twisted.web request that opened the connection.
     :ivar socket: the transport's own connection object (for websockets, the
@@ -88,7 +88,7 @@ class Spark(EventEmitter):
         primus: Primus,
         connection: IConnection,
         *,
-        headers: dict[str, str],
+        headers: Optional[dict[str, str]] = None,
         query: dict[str, QueryValue],
         peer: tuple[str, int, bool] = ("127.0.0.1", 0, False),
         request: Any = None,
@@ -97,7 +97,7 @@ class Spark(EventEmitter):
     ) -> None:
         self.primus = primus
         self._connection = connection
-        self.headers = headers
+        self._headers = headers
         self.query = query
         self.request = request
         self.socket = socket
@@ -117,6 +117,26 @@ class Spark(EventEmitter):
         self._pull_call: Optional[IDelayedCall] = None
 
     # -- identity ---------------------------------------------------------
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """
+        The handshake's request headers, with lower-case ``str`` names.
+
+        Built from the request on first use when the transformer passed
+        none: most applications never read them, and a copy per connection
+        is memory a server with many connections does not need to spend.
+        """
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = (
+                headers_of(self.request) if self.request is not None else {}
+            )
+        return headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self._headers = value
 
     @property
     def address(self) -> Address:

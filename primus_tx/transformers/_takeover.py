@@ -48,6 +48,7 @@ def take_over(request: Any, protocol: Any) -> bool:
     transport = getattr(channel, "transport", None)
     if transport is None:
         return False
+    secure = request.isSecure()
     leftover = b"".join(getattr(channel, "_dataBuffer", None) or ())
 
     # The channel is no longer the transport's protocol, nor its producer.
@@ -71,5 +72,25 @@ def take_over(request: Any, protocol: Any) -> bool:
 
     protocol.makeConnection(transport)
     (network if network is not None else transport).resumeProducing()
-    protocol.dataReceived(_replayed_request(request) + leftover)
+    replayed = _replayed_request(request) + leftover
+    _release(request, channel, secure)
+    protocol.dataReceived(replayed)
     return True
+
+
+def _release(request: Any, channel: Any, secure: bool) -> None:
+    """
+    Cut the request loose from the abandoned HTTP channel.
+
+    The spark keeps the request (``spark.request``, as Primus keeps the
+    upgrade request), but not the channel, its buffers and the waiters of a
+    request that will never finish: a few KB per connection.
+    ``request.isSecure()`` keeps its answer.
+    """
+    request._forceSSL = secure
+    request.channel = None
+    request.transport = None
+    request.notifications = []
+    request.content = None
+    channel.requests = []
+    channel._dataBuffer = []

@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import headers_of, peer_of, respond
+from primus_tx._http import peer_of, respond
 from primus_tx.interfaces import IConnection
 from primus_tx.transformers._takeover import take_over
 
@@ -89,12 +89,18 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
         primus = self.factory.primus
         self.spark = primus.connect_spark(
             self,
-            headers=headers_of(request),
             query=request.query,
             peer=peer_of(request),
             request=request,
             socket=self,
         )
+        # The handshake is over: what Autobahn kept of it is garbage now
+        # (the spark has the headers and the request).
+        self.http_request = None
+        self.http_request_data = b""
+        self.http_headers = {}
+        self.http_request_params = {}
+        self.http_response_data = ""
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         spark = self.spark
