@@ -28,6 +28,19 @@ SERVERS: dict[str, tuple[list[str], str]] = {
     "autobahn": ([sys.executable, os.path.join(SERVERS_DIR, "autobahn_echo.py")], "raw"),
     "node-primus": (["node", os.path.join(SERVERS_DIR, "node_primus_echo.js")], "primus"),
     "socketio": ([sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py")], "socketio"),
+    # primus-tx's other transformers, same echo application
+    "primus-tx-eio": (
+        [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py"), "--transformer", "engine.io"],
+        "eio",
+    ),
+    "primus-tx-sockjs": (
+        [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py"), "--transformer", "sockjs"],
+        "sockjs",
+    ),
+    "primus-tx-sockjs-raw": (
+        [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py"), "--transformer", "sockjs"],
+        "sockjs-raw",
+    ),
 }
 
 

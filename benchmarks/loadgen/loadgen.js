@@ -13,6 +13,16 @@
 //   raw     - one JSON text per WebSocket message, nothing else.
 //   socketio- Engine.IO 4 / Socket.IO 5 over a raw WebSocket: "0{..}" open,
 //             "40" namespace connect, "2"/"3" ping/pong, '42["message",x]'.
+//   eio     - primus-tx's engine.io transformer, WebSocket-only Engine.IO 4
+//             (<pathname>/?EIO=4&transport=websocket): "0{..}" open, "2"/"3"
+//             ping/pong, Primus JSON texts inside "4" message packets (its
+//             "primus::ping::<t>" too, answered inside "4").
+//   sockjs  - primus-tx's sockjs transformer over a SockJS session WebSocket
+//             (<pathname>/<server>/<session>/websocket): "o" open, "h"
+//             heartbeat, Primus JSON texts as strings in 'a[...]' frames; the
+//             client sends JSON arrays of strings.
+//   sockjs-raw - the sockjs transformer's raw <pathname>/websocket: the
+//             primus protocol byte for byte on another URL.
 'use strict';
 
 const path = require('path');
@@ -38,13 +48,34 @@ function record(h, micros) {
 function histJSON(h) { return Object.fromEntries(h); }
 
 // -- protocol adapters --------------------------------------------------------
+let sockjsSessions = 0;
 function makeUrl(cfg) {
   if (cfg.proto === 'primus') return cfg.url + '/primus?_primuscb=' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 8);
   if (cfg.proto === 'socketio') return cfg.url + '/socket.io/?EIO=4&transport=websocket';
+  if (cfg.proto === 'eio') return cfg.url + '/primus/?EIO=4&transport=websocket';
+  if (cfg.proto === 'sockjs-raw') return cfg.url + '/primus/websocket';
+  if (cfg.proto === 'sockjs') {
+    sockjsSessions += 1;
+    const server = String(Math.floor(Math.random() * 1000)).padStart(3, '0');
+    return cfg.url + '/primus/' + server + '/' + process.pid.toString(36) + 's' + sockjsSessions.toString(36) + '/websocket';
+  }
   return cfg.url + '/';
 }
+// The WebSocket text that carries one Primus JSON text.
 function frame(cfg, json) {
-  return cfg.proto === 'socketio' ? '42["message",' + json + ']' : json;
+  if (cfg.proto === 'socketio') return '42["message",' + json + ']';
+  if (cfg.proto === 'eio') return '4' + json;
+  if (cfg.proto === 'sockjs') return JSON.stringify([json]);
+  return json;
+}
+// What the message handler sees for an echo of `json`: the whole WebSocket
+// text, except for sockjs, whose 'a[...]' frames are unpacked into their
+// strings (one frame may carry several).
+function echoLength(cfg, json) {
+  return cfg.proto === 'sockjs' ? json.length : frame(cfg, json).length;
+}
+function isPrimusPing(text) {
+  return text.charCodeAt(0) === 34 && text.startsWith('"primus::ping::');
 }
 
 // Open one connection; resolves with the conn once it can carry data.
@@ -55,15 +86,37 @@ function open(cfg, keep) {
     let settled = false;
     const done = (ok) => { if (!settled) { settled = true; resolve(ok ? conn : null); } };
     ws.on('open', () => {
-      if (cfg.proto !== 'socketio') { conn.ready = true; done(true); }
+      // these three are ready once the server's open packet/frame arrives
+      if (cfg.proto !== 'socketio' && cfg.proto !== 'eio' && cfg.proto !== 'sockjs') { conn.ready = true; done(true); }
     });
     ws.on('message', (buf) => {
       const text = buf.toString();
-      if (cfg.proto === 'primus') {
-        if (text.charCodeAt(0) === 34 && text.startsWith('"primus::ping::')) {
+      if (cfg.proto === 'primus' || cfg.proto === 'sockjs-raw') {
+        if (isPrimusPing(text)) {
           ws.send('"primus::pong::' + text.slice(15));
           return;
         }
+      } else if (cfg.proto === 'eio') {
+        const c = text.charCodeAt(0);
+        if (c === 52) {                                          // "4" message
+          if (text.charCodeAt(1) === 34 && text.startsWith('"primus::ping::', 1)) {
+            ws.send('4"primus::pong::' + text.slice(16));
+            return;
+          }
+        } else {
+          if (c === 50) ws.send('3');                            // "2" ping
+          else if (c === 48) { conn.ready = true; done(true); }  // "0{...}" open
+          return;
+        }
+      } else if (cfg.proto === 'sockjs') {
+        const c = text.charCodeAt(0);
+        if (c === 111) { conn.ready = true; done(true); return; } // "o"
+        if (c !== 97) return;                                      // "h", "c[..]"
+        for (const message of JSON.parse(text.slice(1))) {
+          if (isPrimusPing(message)) ws.send(JSON.stringify(['"primus::pong::' + message.slice(15)]));
+          else if (handler !== null) handler(conn, message);
+        }
+        return;
       } else if (cfg.proto === 'socketio') {
         const c = text.charCodeAt(0);
         if (c === 50) { ws.send('3'); return; }                 // "2" ping
@@ -113,8 +166,9 @@ function payload(size) {
 function echo(cfg, cmd) {
   return new Promise((resolve) => {
     const active = conns.slice(0, cmd.conns).filter((c) => !c.closed);
-    const text = frame(cfg, payload(cmd.size));
-    const expectLength = text.length;
+    const json = payload(cmd.size);
+    const text = frame(cfg, json);
+    const expectLength = echoLength(cfg, json);
     const h = histogram();
     let measuring = false, count = 0, bad = 0, stopped = false;
     handler = (conn, data) => {

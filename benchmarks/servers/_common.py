@@ -27,8 +27,17 @@ def raise_fd_limit() -> int:
     return soft
 
 
-def arguments(description: str, tracemalloc: bool = False) -> argparse.Namespace:
+def arguments(
+    description: str, tracemalloc: bool = False, transformer: bool = False
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    if transformer:
+        parser.add_argument(
+            "--transformer",
+            default="websockets",
+            choices=("websockets", "engine.io", "sockjs"),
+            help="primus-tx transformer under test",
+        )
     if tracemalloc:
         parser.add_argument(
             "--tracemalloc",

@@ -1,7 +1,9 @@
 """
-primus-tx under test: a Primus on a plain twisted.web Site, websockets
-transformer, JSON parser, and the echo application
-``spark.on("data", spark.write)``.
+primus-tx under test: a Primus on a plain twisted.web Site, JSON parser,
+and the echo application ``spark.on("data", spark.write)``; the
+websockets transformer unless ``--transformer`` names another
+(``engine.io``, ``sockjs``) so the transformers are measured on the same
+application.
 
 A message ``{"broadcast": x}`` is written to every spark instead (S3).
 """
@@ -37,7 +39,7 @@ def _trace_on_signal(prefix: str) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", tracemalloc=True)
+    args = arguments(__doc__ or "", tracemalloc=True, transformer=True)
     raise_fd_limit()
     if args.tracemalloc:
         _trace_on_signal(args.tracemalloc)
@@ -49,7 +51,9 @@ def main() -> None:
 
     site = Site(Resource())
     site.displayTracebacks = False
-    primus = Primus(site, ping_interval=args.ping, reactor=reactor)
+    primus = Primus(
+        site, transformer=args.transformer, ping_interval=args.ping, reactor=reactor
+    )
 
     def connection(spark: Any) -> None:
         write = spark.write
