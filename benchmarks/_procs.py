@@ -22,25 +22,18 @@ LOADGEN = os.path.join(HERE, "loadgen", "loadgen.js")
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
+_PRIMUS_TX = [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py")]
+
 # name -> (command, protocol the load generator speaks to it)
 SERVERS: dict[str, tuple[list[str], str]] = {
-    "primus-tx": ([sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py")], "primus"),
+    "primus-tx": (_PRIMUS_TX, "primus"),
     "autobahn": ([sys.executable, os.path.join(SERVERS_DIR, "autobahn_echo.py")], "raw"),
     "node-primus": (["node", os.path.join(SERVERS_DIR, "node_primus_echo.js")], "primus"),
     "socketio": ([sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py")], "socketio"),
     # primus-tx's other transformers, same echo application
-    "primus-tx-eio": (
-        [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py"), "--transformer", "engine.io"],
-        "eio",
-    ),
-    "primus-tx-sockjs": (
-        [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py"), "--transformer", "sockjs"],
-        "sockjs",
-    ),
-    "primus-tx-sockjs-raw": (
-        [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py"), "--transformer", "sockjs"],
-        "sockjs-raw",
-    ),
+    "primus-tx-eio": (_PRIMUS_TX + ["--transformer", "engine.io"], "eio"),
+    "primus-tx-sockjs": (_PRIMUS_TX + ["--transformer", "sockjs"], "sockjs"),
+    "primus-tx-sockjs-raw": (_PRIMUS_TX + ["--transformer", "sockjs"], "sockjs-raw"),
 }
 
 

@@ -4,7 +4,11 @@ The benchmark runner: ``python -m benchmarks [--quick] [--scenarios S1,S2]``.
 Each scenario starts every server under test and its load generator in
 the same run, round after round (the server order is shuffled each round),
 and reports medians over the rounds plus per-round ratios against
-primus-tx.  Results print as a table and go to ``benchmarks/results/``
+primus-tx and against raw Autobahn.
+
+primus-tx's other transformers (``primus-tx-eio``, ``primus-tx-sockjs``,
+``primus-tx-sockjs-raw``) run only when named: ``--servers
+primus-tx,primus-tx-eio,primus-tx-sockjs,autobahn``.  Results print as a table and go to ``benchmarks/results/``
 as JSON.
 """
 
@@ -24,6 +28,8 @@ from benchmarks._procs import HERE, SERVERS, LoadGen, Server, node_available
 from benchmarks._stats import median, merge, percentile_ms, ratio, slope
 
 SUBJECT = "primus-tx"
+#: The ceiling every row is also compared with (``this/autobahn``).
+CEILING = "autobahn"
 
 
 class Progress:
@@ -256,6 +262,24 @@ SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]
     "S5": (s5_heartbeat, ("primus-tx", "node-primus")),
 }
 
+#: primus-tx on its other transformers, same echo application.  Opt-in
+#: (``--servers``), because six servers no longer fit ``--quick`` into two
+#: minutes; S5 measures Primus's heartbeat, which they share.
+TRANSFORMER_SERVERS = ("primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw")
+OPT_IN: dict[str, tuple[str, ...]] = {s: TRANSFORMER_SERVERS for s in ("S1", "S2", "S3", "S4")}
+
+
+def servers_for(scenario: str, wanted: Optional[set[str]]) -> tuple[str, ...]:
+    """
+    The servers a scenario runs: its defaults, or those of its defaults and
+    opt-in servers that ``--servers`` named.
+    """
+    defaults = SCENARIOS[scenario][1]
+    if wanted is None:
+        return defaults
+    return tuple(s for s in defaults + OPT_IN.get(scenario, ()) if s in wanted)
+
+
 QUICK: dict[str, Any] = {
     "rounds": 2,
     "warmup": 0.5,
@@ -321,7 +345,7 @@ METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
 def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
     """
     Medians over rounds per (server, key), and medians of per-round ratios
-    primus-tx / peer for the ratio metrics.
+    primus-tx / peer and peer / Autobahn for the ratio metrics.
     """
     keys, metrics, ratio_metrics = METRICS[scenario]
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -343,14 +367,17 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
         for m, values in entry["_samples"].items():
             entry[m] = median(values)
     for key, entry in table.items():
-        if entry["server"] == SUBJECT:
-            continue
         mine = table.get((SUBJECT,) + key[1:])
-        if mine is None:
-            continue
+        ceiling = table.get((CEILING,) + key[1:])
         for m in ratio_metrics:
-            per_round = [ratio(a, b) for a, b in zip(mine["_samples"][m], entry["_samples"][m])]
-            entry[f"{SUBJECT}/this {m}"] = median(per_round)
+            if mine is not None and entry["server"] != SUBJECT:
+                per_round = [ratio(a, b) for a, b in zip(mine["_samples"][m], entry["_samples"][m])]
+                entry[f"{SUBJECT}/this {m}"] = median(per_round)
+            if ceiling is not None and entry["server"] != CEILING:
+                per_round = [
+                    ratio(a, b) for a, b in zip(entry["_samples"][m], ceiling["_samples"][m])
+                ]
+                entry[f"this/{CEILING} {m}"] = median(per_round)
     out = []
     for entry in table.values():
         entry.pop("_samples")
@@ -442,7 +469,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument(
         "--scenarios", default=None, help="comma-separated, e.g. S1,S3 (default: all; --quick: S1)"
     )
-    parser.add_argument("--servers", default=None, help="comma-separated subset of servers")
+    parser.add_argument(
+        "--servers",
+        default=None,
+        help="comma-separated servers (default: all but the opt-in "
+        + ", ".join(TRANSFORMER_SERVERS)
+        + ")",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--duration", type=float, default=None, help="S1 seconds per measurement")
     parser.add_argument("--seed", type=int, default=None, help="server order shuffle seed")
@@ -468,13 +501,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenarios {unknown}; available: {', '.join(SCENARIOS)}")
+    wanted = {s.strip() for s in args.servers.split(",")} if args.servers else None
+    if wanted is not None and not wanted <= set(SERVERS):
+        parser.error(
+            f"unknown servers {sorted(wanted - set(SERVERS))}; available: {', '.join(SERVERS)}"
+        )
     if not node_available():
         print(
             "node (or tests/js/node_modules) is missing: the load generator needs it",
             file=sys.stderr,
         )
         return 2
-    wanted = set(args.servers.split(",")) if args.servers else set(SERVERS)
     rng = random.Random(args.seed)
     progress = Progress()
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -486,8 +523,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         "scenarios": {},
     }
     for scenario in scenarios:
-        run_one, servers = SCENARIOS[scenario]
-        servers = tuple(s for s in servers if s in wanted)
+        run_one = SCENARIOS[scenario][0]
+        servers = servers_for(scenario, wanted)
         rounds: list[dict[str, list[dict[str, Any]]]] = []
         for number in range(cfg["rounds"]):
             order = list(servers)

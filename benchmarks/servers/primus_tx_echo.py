@@ -51,9 +51,7 @@ def main() -> None:
 
     site = Site(Resource())
     site.displayTracebacks = False
-    primus = Primus(
-        site, transformer=args.transformer, ping_interval=args.ping, reactor=reactor
-    )
+    primus = Primus(site, transformer=args.transformer, ping_interval=args.ping, reactor=reactor)
 
     def connection(spark: Any) -> None:
         write = spark.write

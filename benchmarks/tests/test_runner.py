@@ -1,0 +1,66 @@
+"""
+Which servers each scenario runs, and the ratios against the Autobahn
+ceiling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import run
+
+
+def _row(rate: float) -> dict[str, float]:
+    return {"conns": 50, "size": 64, "rate": rate, "per_cpu_s": rate}
+
+
+def test_ratios_against_subject_and_ceiling() -> None:
+    """
+    Every row but Autobahn's gets this/autobahn, every row but primus-tx's
+    gets primus-tx/this, each the median of per-round ratios.
+    """
+    rounds = [
+        {"primus-tx": [_row(800.0)], "autobahn": [_row(1000.0)], "primus-tx-eio": [_row(400.0)]},
+        {"primus-tx": [_row(300.0)], "autobahn": [_row(500.0)], "primus-tx-eio": [_row(200.0)]},
+        {"primus-tx": [_row(1400.0)], "autobahn": [_row(2000.0)], "primus-tx-eio": [_row(900.0)]},
+    ]
+    table = {r["server"]: r for r in run.aggregate("S1", rounds)}
+    eio = table["primus-tx-eio"]
+    assert math.isclose(eio["this/autobahn rate"], 0.4)  # 0.4, 0.4, 0.45
+    assert math.isclose(eio["primus-tx/this rate"], 1400.0 / 900.0)  # 2.0, 1.5, 1.556
+    assert math.isclose(table["primus-tx"]["this/autobahn rate"], 0.7)  # 0.8, 0.6, 0.7
+    assert "primus-tx/this rate" not in table["primus-tx"]
+    assert "this/autobahn rate" not in table["autobahn"]
+    assert math.isclose(table["autobahn"]["primus-tx/this per_cpu_s"], 0.7)
+
+
+def test_no_ceiling_ratio_without_autobahn() -> None:
+    rounds = [{"primus-tx": [_row(800.0)], "primus-tx-sockjs": [_row(400.0)]}]
+    table = {r["server"]: r for r in run.aggregate("S1", rounds)}
+    assert "this/autobahn rate" not in table["primus-tx-sockjs"]
+    assert table["primus-tx-sockjs"]["primus-tx/this rate"] == 2.0
+
+
+def test_transformer_servers_are_opt_in() -> None:
+    """
+    The default lists stay as they were (so --quick keeps its time budget);
+    naming a transformer server adds it to S1-S4 but not to S5.
+    """
+    assert run.servers_for("S1", None) == ("primus-tx", "autobahn", "node-primus", "socketio")
+    wanted = {"primus-tx", "primus-tx-eio", "primus-tx-sockjs", "autobahn"}
+    assert run.servers_for("S1", wanted) == (
+        "primus-tx",
+        "autobahn",
+        "primus-tx-eio",
+        "primus-tx-sockjs",
+    )
+    assert run.servers_for("S3", {"primus-tx-sockjs-raw"}) == ("primus-tx-sockjs-raw",)
+    assert run.servers_for("S5", wanted) == ("primus-tx",)
+
+
+def test_unknown_server_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--servers", "primus-tx,primus-tx-eoi"])
+    assert "primus-tx-eoi" in capsys.readouterr().err
