@@ -161,3 +161,32 @@ async def _tick(reactor: Any) -> None:
     d: Deferred[None] = Deferred()
     reactor.callLater(0.01, d.callback, None)
     await d
+
+
+@pytest_twisted.ensureDeferred
+async def test_connections_share_the_servers_options(reactor: Any) -> None:
+    """
+    An open connection keeps no copy of the Autobahn options (they live on
+    the server's protocol class), and they still apply: max_length is
+    enforced with 1009.
+    """
+    site = Site(Resource())
+    primus = Primus(site, ping_interval=0, max_length=1000)
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")
+    sparks: list[Any] = []
+    primus.on("connection", sparks.append)
+    try:
+        client, _factory, _ = await collect(reactor, port.getHost().port, 1)
+        closed: Deferred[Any] = Deferred()
+        client.onClose = lambda clean, code, reason: closed.callback(code)
+        while not sparks:
+            await Deferred.fromCoroutine(_tick(reactor))
+        await Deferred.fromCoroutine(_tick(reactor))
+        protocol = sparks[0].socket
+        assert not set(protocol.CONFIG_ATTRS) & set(vars(protocol))
+        assert protocol.maxMessagePayloadSize == 1000
+        client.sendMessage(b'"' + b"x" * 2000 + b'"', False)
+        assert await closed.addTimeout(5, reactor) == 1009
+    finally:
+        await primus.destroy()
+        await port.stopListening()
