@@ -30,6 +30,7 @@ from zope.interface import implementer
 from primus_tx._errors import PrimusError
 from primus_tx._http import headers_of, peer_of
 from primus_tx.interfaces import IConnection
+from primus_tx.transformers._flow import buffered_bytes
 from primus_tx.transformers._takeover import take_over
 from primus_tx.transformers.engineio._packets import (
     CLOSE,
@@ -573,13 +574,7 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
             self.dropConnection(abort=True)
 
     def bufferedAmount(self) -> int:
-        transport = self.transport
-        if transport is None:
-            return 0
-        pending = getattr(transport, "_tempDataLen", 0)
-        data = getattr(transport, "dataBuffer", b"")
-        offset = getattr(transport, "offset", 0)
-        return int(pending) + len(data) - int(offset)
+        return buffered_bytes(self.transport)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         session = self.session

@@ -34,6 +34,7 @@ from zope.interface import implementer
 from primus_tx._errors import PrimusError
 from primus_tx._http import headers_of, peer_of
 from primus_tx.interfaces import IConnection
+from primus_tx.transformers._flow import TransportFlow
 from primus_tx.transformers._takeover import take_over
 
 if TYPE_CHECKING:
@@ -595,7 +596,7 @@ class Session:
 
 
 @implementer(IConnection, IPushProducer)
-class _WebSocketBase(WebSocketServerProtocol):
+class _WebSocketBase(TransportFlow, WebSocketServerProtocol):  # type: ignore[misc]
     """
     What the framed and the raw WebSocket sessions share: the spark, flow
     control through the TCP transport, inbound pause.
@@ -641,25 +642,6 @@ class _WebSocketBase(WebSocketServerProtocol):
 
     def sendPrepared(self, prepared: Any) -> None:
         self.send(prepared)
-
-    def pauseReading(self) -> None:
-        transport: Any = self.transport
-        if transport is not None:
-            transport.pauseProducing()
-
-    def resumeReading(self) -> None:
-        transport: Any = self.transport
-        if transport is not None:
-            transport.resumeProducing()
-
-    def bufferedAmount(self) -> int:
-        transport = self.transport
-        if transport is None:
-            return 0
-        pending = getattr(transport, "_tempDataLen", 0)
-        data = getattr(transport, "dataBuffer", b"")
-        offset = getattr(transport, "offset", 0)
-        return int(pending) + len(data) - int(offset)
 
     def pauseProducing(self) -> None:
         if self.spark is not None:

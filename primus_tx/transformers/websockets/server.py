@@ -27,6 +27,7 @@ from zope.interface import implementer
 from primus_tx._errors import PrimusError
 from primus_tx._http import peer_of, respond
 from primus_tx.interfaces import IConnection
+from primus_tx.transformers._flow import TransportFlow
 from primus_tx.transformers._takeover import take_over
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ def _allowed_close_code(code: int) -> bool:
 
 
 @implementer(IConnection, IPushProducer)
-class PrimusWebSocketProtocol(WebSocketServerProtocol):
+class PrimusWebSocketProtocol(TransportFlow, WebSocketServerProtocol):  # type: ignore[misc]
     """
     One WebSocket connection of a spark.
     """
@@ -213,25 +214,6 @@ class PrimusWebSocketProtocol(WebSocketServerProtocol):
 
         self.is_closed.addBoth(fire)
         return closed
-
-    def pauseReading(self) -> None:
-        transport: Any = self.transport
-        if transport is not None:
-            transport.pauseProducing()
-
-    def resumeReading(self) -> None:
-        transport: Any = self.transport
-        if transport is not None:
-            transport.resumeProducing()
-
-    def bufferedAmount(self) -> int:
-        transport = self.transport
-        if transport is None:
-            return 0
-        pending = getattr(transport, "_tempDataLen", 0)
-        data = getattr(transport, "dataBuffer", b"")
-        offset = getattr(transport, "offset", 0)
-        return int(pending) + len(data) - int(offset)
 
     # -- IPushProducer, towards the TCP transport ---------------------------
 
