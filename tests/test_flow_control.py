@@ -255,7 +255,8 @@ async def test_file_sender_streams_a_file_into_a_spark(reactor, server):
     _primus, port, sparks = server
     client, _factory = await connect(reactor, port.getHost().port)
     spark = await wait_for_spark(reactor, sparks)
-    content = bytes(range(256)) * 12000  # ~3 MB
+    # More than the kernel buffers of a loopback connection can hold.
+    content = bytes(range(256)) * 131072  # 32 MiB
     client.transport.pauseProducing()
     finished = FileSender().beginFileTransfer(io.BytesIO(content), spark)
     await sleep(reactor, 0.3)

@@ -190,3 +190,37 @@ async def test_connections_share_the_servers_options(reactor: Any) -> None:
     finally:
         await primus.destroy()
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_direct_writes_keep_order_with_queued_data(reactor: Any) -> None:
+    """
+    Messages go straight to the socket only when nothing is queued: once
+    the transport holds data (the client stopped reading), later messages
+    queue behind it and everything arrives in order.
+    """
+    site = Site(Resource())
+    primus = Primus(site, ping_interval=0)
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")
+    sparks: list[Any] = []
+    primus.on("connection", sparks.append)
+    try:
+        total = 600
+        client, factory, done = await collect(reactor, port.getHost().port, total)
+        while not sparks:
+            await Deferred.fromCoroutine(_tick(reactor))
+        spark = sparks[0]
+        client.transport.pauseProducing()
+        queued_at = None
+        for index in range(total):
+            spark.write({"n": index, "pad": "x" * 60000})
+            if queued_at is None and spark.socket.bufferedAmount() > 0:
+                queued_at = index
+        assert queued_at is not None, "the kernel took everything; nothing was queued"
+        client.transport.resumeProducing()
+        await done.addTimeout(20, reactor)
+        assert [int(p.split(b",")[0][5:]) for p, _ in factory.messages] == list(range(total))
+        client.dropConnection(abort=True)
+    finally:
+        await primus.destroy()
+        await port.stopListening()

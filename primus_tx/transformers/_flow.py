@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TransportFlow", "buffered_bytes"]
+__all__ = ["TransportFlow", "buffered_bytes", "write_now"]
+
+_TCP_SERVER: Any = None
 
 
 def buffered_bytes(transport: Any) -> int:
@@ -22,6 +24,40 @@ def buffered_bytes(transport: Any) -> int:
     data = getattr(transport, "dataBuffer", b"")
     offset = getattr(transport, "offset", 0)
     return int(pending) + len(data) - int(offset)
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """
+    ``transport.write(data)``, but sent to the socket at once when nothing
+    is queued before it.
+
+    ``FileDescriptor.write`` always queues and asks the reactor to watch the
+    socket for writability, then unwatches it after the next poll: two
+    ``epoll_ctl`` calls and a dispatch for every message on every
+    connection, most of the cost of a broadcast.  When the transport's
+    buffer is empty the bytes can go straight to the kernel instead (as
+    Node does); whatever the socket does not take is queued as usual, so
+    ordering and the producer's pause/resume are unchanged.  Only plain TCP
+    server connections take this path.
+    """
+    global _TCP_SERVER
+    if _TCP_SERVER is None:
+        from twisted.internet.tcp import Server
+
+        _TCP_SERVER = Server
+    if (
+        type(transport) is _TCP_SERVER
+        and not transport._tempDataLen
+        and transport.offset == len(transport.dataBuffer)
+        and transport.connected
+        and not transport.disconnecting
+    ):
+        sent = transport.writeSomeData(data)
+        if sent.__class__ is int:
+            if sent == len(data):
+                return
+            data = data[sent:]
+    transport.write(data)
 
 
 class TransportFlow:

@@ -27,7 +27,7 @@ from zope.interface import implementer
 from primus_tx._errors import PrimusError
 from primus_tx._http import peer_of, respond
 from primus_tx.interfaces import IConnection
-from primus_tx.transformers._flow import TransportFlow
+from primus_tx.transformers._flow import TransportFlow, write_now
 from primus_tx.transformers._takeover import take_over
 
 if TYPE_CHECKING:
@@ -184,14 +184,14 @@ class PrimusWebSocketProtocol(TransportFlow, WebSocketServerProtocol):  # type: 
         if self._perMessageCompress is not None:
             self.sendMessage(payload, opcode == 0x82)
             return
-        self.transport.write(_frame_header(opcode, len(payload)) + payload)  # type: ignore[union-attr]
+        write_now(self.transport, _frame_header(opcode, len(payload)) + payload)
 
     def sendPrepared(self, prepared: Any) -> None:
         if self.state != _OPEN:
             return
         if self._perMessageCompress is None:
             # The frame prepared once for every connection.
-            self.transport.write(prepared.payloadHybi)  # type: ignore[union-attr]
+            write_now(self.transport, prepared.payloadHybi)
         else:
             self.sendPreparedMessage(prepared)
 
