@@ -24,6 +24,8 @@ from twisted.web.server import Site
 from primus_tx._errors import PrimusError
 from primus_tx._events import EventEmitter, as_deferred, call_in_series, is_awaitable
 from primus_tx._ids import random_id
+from primus_tx._options import check_options
+from primus_tx._plugins import checked_plugin, configured_plugins
 from primus_tx._resource import PrimusResource, SiteRoot
 from primus_tx.interfaces import IConnection, IParser, ITransformer
 from primus_tx.middleware import DEFAULT_LAYERS, MiddlewareStack
@@ -44,71 +46,6 @@ _RESERVED = frozenset(
     ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log")
 )
 
-_DEFAULTS: dict[str, Any] = {
-    "pathname": "/primus",
-    "transformer": "websockets",
-    "parser": "json",
-    "ping_interval": 30.0,
-    "max_length": 10485760,
-    "compression": False,
-    "authorization": None,
-    "plugin": None,
-    "global_name": "Primus",
-    "id_generator": None,
-    "transport": None,
-    "origins": "*",
-    "methods": "GET,HEAD,PUT,POST,DELETE,OPTIONS",
-    "credentials": True,
-    "max_age": 2592000,
-    "headers": "",
-    "exposed": "",
-    "whitelist": (),
-    "reactor": None,
-}
-
-
-def _check_options(options: dict[str, Any]) -> dict[str, Any]:
-    if "timeout" in options:
-        raise PrimusError(
-            "The `timeout` option has been removed; the server sends pings every "
-            "`ping_interval` seconds and the client decides when it has timed out"
-        )
-    unknown = sorted(set(options) - set(_DEFAULTS))
-    if unknown:
-        raise PrimusError(
-            f"Unknown Primus option(s): {', '.join(unknown)}. "
-            f"Known options: {', '.join(sorted(_DEFAULTS))}"
-        )
-    merged = dict(_DEFAULTS)
-    merged.update(options)
-    pathname = merged["pathname"]
-    if not isinstance(pathname, str) or not pathname.strip("/"):
-        raise PrimusError(f"pathname must be a non-empty path such as '/primus', not {pathname!r}")
-    merged["pathname"] = "/" + pathname.strip("/")
-    interval = merged["ping_interval"]
-    if interval is None or interval is False:
-        merged["ping_interval"] = 0.0
-    elif isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval < 0:
-        raise PrimusError(f"ping_interval must be a number of seconds (0 disables), not {interval!r}")
-    max_length = merged["max_length"]
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0:
-        raise PrimusError(f"max_length must be a number of bytes, not {max_length!r}")
-    merged["max_length"] = max_length or _DEFAULTS["max_length"]
-    if merged["id_generator"] is not None and not callable(merged["id_generator"]):
-        raise PrimusError("id_generator must be a function returning spark ids")
-    if merged["authorization"] is not None and not callable(merged["authorization"]):
-        raise PrimusError("authorization must be a function of the request")
-    if not isinstance(merged["global_name"], str) or not merged["global_name"].isidentifier():
-        raise PrimusError(f"global_name must be a JavaScript identifier, not {merged['global_name']!r}")
-    transport = merged["transport"]
-    if transport is not None and not isinstance(transport, dict):
-        raise PrimusError("transport must be a dict of transformer options")
-    merged["transport"] = dict(transport or {})
-    if not isinstance(merged["max_age"], (int, float)) or isinstance(merged["max_age"], bool):
-        raise PrimusError("max_age must be a number of seconds")
-    return merged
-
-
 class Primus(EventEmitter):
     """
     A Primus server.
@@ -126,7 +63,7 @@ class Primus(EventEmitter):
     log = Logger()
 
     def __init__(self, site: Any = None, **options: Any) -> None:
-        self.options = _check_options(options)
+        self.options = check_options(options)
         reactor = self.options.pop("reactor")
         if reactor is None:
             from twisted.internet import reactor  # type: ignore[no-redef]
@@ -510,21 +447,13 @@ class Primus(EventEmitter):
             plugin, name = name, getattr(name, "name", None)
         if not isinstance(name, str) or not name:
             raise PrimusError("Plugin name must be a non empty string")
-        if isinstance(plugin, str):
-            from primus_tx._lookup import load
-
-            plugin = load(plugin)
-        if plugin is None or isinstance(plugin, (int, float, bool, list, tuple)):
-            raise PrimusError("Plugin should be an object or a class")
-        server = getattr(plugin, "server", None)
-        client = getattr(plugin, "client", None)
-        if not callable(server) and not callable(client):
-            raise PrimusError(f"Plugin {name!r} is missing a client or server function")
+        plugin = checked_plugin(name, plugin)
         if name in self._plugins:
             raise PrimusError(f"Plugin name already defined: {name!r}")
         self._plugins[name] = plugin
         self._library = None
         self.emit("plugin", name, plugin)
+        server = getattr(plugin, "server", None)
         if callable(server):
             server(self, self.options)
         return self
@@ -542,26 +471,8 @@ class Primus(EventEmitter):
         return True
 
     def _add_configured_plugins(self, plugins: Any) -> None:
-        if isinstance(plugins, dict):
-            for name, plugin in plugins.items():
-                self.plugin(name, plugin)
-            return
-        if isinstance(plugins, str):
-            from twisted.plugin import getPlugins
-
-            from primus_tx.interfaces import IPrimusPlugin
-
-            names = [n for n in plugins.replace(",", " ").split() if n]
-            published = {getattr(p, "name", None): p for p in getPlugins(IPrimusPlugin)}
-            for name in names:
-                if name in published:
-                    self.plugin(name, published[name])
-                elif ":" in name:
-                    self.plugin(name.split(":", 1)[1], name)
-                else:
-                    raise PrimusError(f"Unknown plugin {name!r}; publish it as an IPrimusPlugin")
-            return
-        raise PrimusError("plugin must be a dict of name: plugin, or a string of plugin names")
+        for name, plugin in configured_plugins(plugins):
+            self.plugin(name, plugin)
 
     # -- clients ----------------------------------------------------------------
 
