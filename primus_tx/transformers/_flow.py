@@ -62,12 +62,32 @@ def write_now(transport: Any, data: bytes) -> None:
 
 class TransportFlow:
     """
-    The reading half of :class:`~primus_tx.interfaces.IConnection` for a
-    protocol with a ``transport``: pausing the spark stops reading from the
-    socket, which lets TCP push back on the client.
+    Flow control for a protocol with a ``transport`` and a ``spark``.
+
+    The reading half of :class:`~primus_tx.interfaces.IConnection`: pausing
+    the spark stops reading from the socket, which lets TCP push back on the
+    client.  And the writing half, as the ``IPushProducer`` the protocol
+    registers on its transport: a full send buffer pauses the spark's
+    writes (``write()`` returns ``False``), an emptied one resumes them
+    (``"drain"``).
     """
 
     transport: Any
+    spark: Any
+
+    def pauseProducing(self) -> None:
+        if self.spark is not None:
+            self.spark.pauseWriting()
+
+    def resumeProducing(self) -> None:
+        if self.spark is not None:
+            self.spark.resumeWriting()
+
+    def stopProducing(self) -> None:
+        """
+        The transport is going away; the protocol's ``onClose`` tells the
+        spark.
+        """
 
     def pauseReading(self) -> None:
         if self.transport is not None:

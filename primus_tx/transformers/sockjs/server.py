@@ -643,18 +643,6 @@ class _WebSocketBase(TransportFlow, WebSocketServerProtocol):  # type: ignore[mi
     def sendPrepared(self, prepared: Any) -> None:
         self.send(prepared)
 
-    def pauseProducing(self) -> None:
-        if self.spark is not None:
-            self.spark.pauseWriting()
-
-    def resumeProducing(self) -> None:
-        if self.spark is not None:
-            self.spark.resumeWriting()
-
-    def stopProducing(self) -> None:
-        """
-        The transport is going; ``onClose`` tells the spark.
-        """
 
     def send(self, message: str | bytes) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

@@ -215,20 +215,6 @@ class PrimusWebSocketProtocol(TransportFlow, WebSocketServerProtocol):  # type: 
         self.is_closed.addBoth(fire)
         return closed
 
-    # -- IPushProducer, towards the TCP transport ---------------------------
-
-    def pauseProducing(self) -> None:
-        if self.spark is not None:
-            self.spark.pauseWriting()
-
-    def resumeProducing(self) -> None:
-        if self.spark is not None:
-            self.spark.resumeWriting()
-
-    def stopProducing(self) -> None:
-        """
-        The transport is going away; ``onClose`` tells the spark.
-        """
 
 
 def bounded_inflation() -> bool:
