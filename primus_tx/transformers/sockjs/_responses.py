@@ -1,0 +1,81 @@
+"""
+The HTTP answers the SockJS routes share: caching, CORS, errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from twisted.web.http import datetimeToString
+
+from primus_tx.transformers.sockjs._constants import CACHE_FOREVER, NO_CACHE, ONE_YEAR
+
+
+def _gone(request: Any) -> bool:
+    return bool(getattr(request, "_primus_gone", False) or getattr(request, "_sockjs_gone", False))
+
+
+def _finish(request: Any) -> None:
+    if not _gone(request) and not getattr(request, "finished", False):
+        request.finish()
+
+
+def _no_cache(request: Any) -> None:
+    headers = request.responseHeaders
+    headers.setRawHeaders(b"cache-control", [NO_CACHE])
+    for name in (b"expires", b"last-modified", b"pragma"):
+        headers.removeHeader(name)
+
+
+def _cache_forever(request: Any, reactor: Any) -> None:
+    headers = request.responseHeaders
+    headers.setRawHeaders(b"cache-control", [CACHE_FOREVER])
+    headers.setRawHeaders(b"expires", [datetimeToString(int(reactor.seconds()) + ONE_YEAR)])
+    headers.removeHeader(b"pragma")
+
+
+def _cors(request: Any) -> None:
+    origin = request.getHeader(b"origin")
+    if origin:
+        request.setHeader(b"access-control-allow-origin", origin)
+        request.setHeader(b"access-control-allow-credentials", b"true")
+    else:
+        request.setHeader(b"access-control-allow-origin", b"*")
+        request.responseHeaders.removeHeader(b"access-control-allow-credentials")
+    request.setHeader(b"vary", b"Origin")
+    asked = request.getHeader(b"access-control-request-headers")
+    if asked:
+        request.setHeader(b"access-control-allow-headers", asked)
+    else:
+        request.responseHeaders.removeHeader(b"access-control-allow-headers")
+
+
+def _respond(
+    request: Any, code: int, body: bytes = b"", content_type: Optional[bytes] = None
+) -> None:
+    request.setResponseCode(code)
+    if content_type is not None:
+        request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    if body:
+        request.write(body)
+    _finish(request)
+
+
+def _not_found(request: Any) -> None:
+    _no_cache(request)
+    _respond(request, 404, b"404 Error: Page not found\n", b"text/plain; charset=UTF-8")
+
+
+def _not_allowed(request: Any, allow: bytes) -> None:
+    request.responseHeaders.removeHeader(b"content-type")
+    request.setHeader(b"allow", allow)
+    _respond(request, 405)
+
+
+def _server_error(request: Any, text: str) -> None:
+    _no_cache(request)
+    _respond(request, 500, text.encode("utf-8"), b"text/plain; charset=UTF-8")
+
+
+# -- receivers: the HTTP responses that carry frames to the client ------------------
