@@ -1,0 +1,95 @@
+"""
+What the Engine.IO session, WebSocket and routes share: limits, the error
+codes of the reference server, and small HTTP helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from base64 import b64encode
+from typing import Any, Callable, Optional
+
+from autobahn.twisted.websocket import WebSocketServerProtocol
+from twisted.python.failure import Failure
+
+from primus_tx._errors import PrimusError
+
+_OPEN_WS = WebSocketServerProtocol.STATE_OPEN
+
+#: python-engineio refuses payloads of more than 16 packets.
+MAX_PACKETS_PER_POLL = 16
+
+#: How long to wait before answering a poll that arrives during an upgrade
+#: with a noop (the reference repeats one every 100 ms).
+_UPGRADE_NOOP_DELAY = 0.1
+
+_DEFAULT_OPTIONS: dict[str, Any] = {
+    "ping_interval": 25.0,
+    "ping_timeout": 20.0,
+    "max_payload": None,  # Primus's max_length
+    "upgrade_timeout": 10.0,
+    "close_timeout": 30.0,
+    "high_water": 65536,
+    "low_water": 16384,
+    "websocket": True,
+}
+
+# (status, code, message) of the reference server's JSON errors.
+UNKNOWN_TRANSPORT = (400, 0, "Transport unknown")
+UNKNOWN_SID = (400, 1, "Session ID unknown")
+BAD_HANDSHAKE_METHOD = (400, 2, "Bad handshake method")
+BAD_REQUEST = (400, 3, "Bad request")
+UNSUPPORTED_VERSION = (400, 5, "Unsupported protocol version")
+
+
+class EngineIOError(PrimusError):
+    """
+    An Engine.IO session failed: the client broke the protocol (a packet
+    that does not parse, a ping in the wrong direction, overlapping polls,
+    an oversized body...).  The spark reports it as an error and ends.
+    """
+
+
+def _new_sid() -> str:
+    # 15 random bytes: 20 URL-safe characters, as the reference's ids.
+    return b64encode(os.urandom(15), b"-_").decode("ascii")
+
+
+def _text(value: Any) -> Optional[str]:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+def _json_error(request: Any, error: tuple[int, int, str]) -> None:
+    status, code, message = error
+    body = json.dumps({"code": code, "message": message}, separators=(",", ":")).encode("utf-8")
+    _respond(request, status, body, b"application/json")
+
+
+def _respond(request: Any, status: int, body: bytes, content_type: Optional[bytes]) -> None:
+    if request.finished or getattr(request, "_primus_gone", False) or getattr(request, "_eio_gone", False):
+        return
+    request.setResponseCode(status)
+    if content_type is not None:
+        request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    if not request.responseHeaders.hasHeader(b"cache-control"):
+        request.setHeader(b"cache-control", b"no-store")
+    if body:
+        request.write(body)
+    request.finish()
+
+
+def _watch(request: Any, on_gone: Callable[[Any], None]) -> None:
+    """
+    Call ``on_gone(request)`` when the client drops ``request`` before it
+    is answered (twisted.web raises if such a request is finished).
+    """
+
+    def gone(failure: Failure) -> None:
+        request._eio_gone = True
+        on_gone(request)
+
+    request.notifyFinish().addErrback(gone)

@@ -1,0 +1,425 @@
+"""
+An Engine.IO session: one Engine.IO socket and one spark's IConnection,
+outliving the polling requests and WebSocket that carry it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from primus_tx.interfaces import IConnection
+from primus_tx.transformers.engineio._common import (
+    _OPEN_WS,
+    _UPGRADE_NOOP_DELAY,
+    MAX_PACKETS_PER_POLL,
+    EngineIOError,
+    _respond,
+    _watch,
+)
+from primus_tx.transformers.engineio._packets import (
+    CLOSE,
+    MESSAGE,
+    NOOP,
+    PING,
+    PONG,
+    UPGRADE,
+    Packet,
+    PacketError,
+    decode_payload,
+    encode_payload,
+)
+
+if TYPE_CHECKING:
+    from primus_tx.transformers.engineio._websocket import EngineIOWebSocketProtocol
+    from primus_tx.transformers.engineio.server import EngineIOServer
+
+
+@implementer(IConnection)
+class Session:
+    """
+    One Engine.IO socket: the spark's connection, whatever carries it.
+
+    :ivar sid: the session id, sent to the client in the ``open`` packet.
+    :ivar transport: ``"polling"`` or ``"websocket"``, the current transport.
+    :ivar upgrading: whether a probe WebSocket answered ``2probe``.
+    """
+
+    log = Logger()
+
+    def __init__(self, server: EngineIOServer, sid: str, transport: str, b64: bool = False) -> None:
+        self.server = server
+        self.sid = sid
+        self.transport = transport
+        self.spark: Any = None
+        self.state = "open"  # then "closing" (polling, close packet queued), "closed"
+        self.upgrading = False
+        self.probe: Optional[EngineIOWebSocketProtocol] = None
+        self.websocket: Optional[EngineIOWebSocketProtocol] = None
+        self._b64 = b64
+        self._buffer: list[Packet] = []
+        self._buffered_bytes = 0
+        self._poll: Optional[Any] = None  # the pending GET
+        self._post: Optional[Any] = None  # a POST held while reading is paused
+        self._reading_paused = False
+        self._writing_paused = False
+        self._timers: dict[str, IDelayedCall] = {}
+
+    def __repr__(self) -> str:
+        return f"<Session {self.sid} {self.transport} {self.state}>"
+
+    # -- timers ------------------------------------------------------------
+
+    def _start_timer(self, name: str, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+        self._cancel_timer(name)
+        self._timers[name] = self.server._reactor.callLater(delay, self._fire, name, fn, *args)
+
+    def _fire(self, name: str, fn: Callable[..., Any], *args: Any) -> None:
+        self._timers.pop(name, None)
+        fn(*args)
+
+    def _cancel_timer(self, name: str) -> None:
+        call = self._timers.pop(name, None)
+        if call is not None and call.active():
+            call.cancel()
+
+    def active_timers(self) -> list[str]:
+        """
+        The names of the timers still scheduled (for leak checks).
+        """
+        return sorted(name for name, call in self._timers.items() if call.active())
+
+    # -- heartbeat ----------------------------------------------------------
+
+    def _schedule_ping(self) -> None:
+        interval = self.server.ping_interval
+        if interval > 0:
+            self._start_timer("ping", interval, self._ping)
+
+    def _ping(self) -> None:
+        if self.state != "open":
+            return
+        self._send_packet(PING, None)
+        self._start_timer("pong", self.server.ping_timeout, self._ping_timed_out)
+
+    def _ping_timed_out(self) -> None:
+        self._lost("ping timeout", release=CLOSE)
+
+    # -- IConnection ------------------------------------------------------
+
+    def send(self, message: Union[str, bytes]) -> None:
+        if self.state == "open":
+            self._send_packet(MESSAGE, message)
+
+    def sendPrepared(self, prepared: Any) -> None:
+        self.send(prepared)
+
+    def close(self, reconnect: bool = False) -> None:
+        """
+        The spark ends: the client gets a close packet (polling) or a
+        WebSocket close frame, and the session is forgotten.
+        """
+        if self.state != "open":
+            return
+        self._drop_probe()
+        if self.transport == "websocket":
+            self._flush()
+            self._finish(None)
+            return
+        self.state = "closing"
+        self._buffer.append((CLOSE, None))
+        self._cancel_timer("ping")
+        self._cancel_timer("pong")
+        if self._poll is not None:
+            self._flush()
+        else:
+            self._start_timer("close", self.server.close_timeout, self._finish, None)
+
+    def pauseReading(self) -> None:
+        self._reading_paused = True
+        ws = self.websocket
+        if ws is not None and ws.transport is not None:
+            ws.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeReading(self) -> None:
+        if not self._reading_paused:
+            return
+        self._reading_paused = False
+        ws = self.websocket
+        if ws is not None and ws.transport is not None:
+            ws.transport.resumeProducing()  # type: ignore[attr-defined]
+        post, self._post = self._post, None
+        if post is not None and self.state == "open":
+            self._accept_post(post)
+
+    def bufferedAmount(self) -> int:
+        amount = self._buffered_bytes
+        ws = self.websocket
+        if ws is not None:
+            amount += ws.bufferedAmount()
+        return amount
+
+    # -- outgoing ----------------------------------------------------------
+
+    def _send_packet(self, kind: str, data: Any) -> None:
+        self._buffer.append((kind, data))
+        if data is not None:
+            self._buffered_bytes += len(data)
+        self._flush()
+        self._check_water()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        if self.transport == "websocket":
+            ws = self.websocket
+            if ws is None or ws.state != _OPEN_WS:
+                return
+            packets, self._buffer, self._buffered_bytes = self._buffer, [], 0
+            for kind, data in packets:
+                ws.send_packet(kind, data)
+            return
+        request = self._poll
+        if request is None:
+            return
+        self._poll = None
+        self._cancel_timer("noop")
+        packets = self._buffer[:MAX_PACKETS_PER_POLL]
+        del self._buffer[:MAX_PACKETS_PER_POLL]
+        self._buffered_bytes = sum(len(d) for _, d in self._buffer if d is not None)
+        body = encode_payload(packets).encode("utf-8")
+        _respond(request, 200, body, b"text/plain; charset=UTF-8")
+        self._check_water()
+        if self.state == "closing" and any(kind == CLOSE for kind, _ in packets):
+            self._finish(None)
+
+    def _check_water(self) -> None:
+        spark = self.spark
+        if spark is None or self.state != "open":
+            return
+        if self.transport != "polling":
+            return
+        if not self._writing_paused and self._buffered_bytes > self.server.high_water:
+            self._writing_paused = True
+            spark.pauseWriting()
+        elif self._writing_paused and self._buffered_bytes <= self.server.low_water:
+            self._writing_paused = False
+            spark.resumeWriting()
+
+    # -- incoming ----------------------------------------------------------
+
+    def packets_received(self, packets: list[Packet], via: str) -> None:
+        for kind, data in packets:
+            if self.state != "open":
+                return
+            self._packet(kind, data, via)
+
+    def _packet(self, kind: str, data: Any, via: str) -> None:
+        if kind == MESSAGE:
+            spark = self.spark
+            if spark is not None:
+                spark.messageReceived(data)
+        elif kind == PONG:
+            self._cancel_timer("pong")
+            self._schedule_ping()
+        elif kind == CLOSE:
+            self._lost("client close", release=NOOP)
+        elif kind in (UPGRADE, NOOP):
+            pass  # stray upgrade or noop: harmless
+        elif kind == PING:
+            self._failed(EngineIOError("invalid heartbeat direction: the client sent a ping"))
+        else:
+            self._failed(EngineIOError(f"unexpected packet type {kind!r} from the client"))
+
+    # -- polling ------------------------------------------------------------
+
+    def poll(self, request: Any) -> None:
+        """
+        A GET: answer with what is buffered, or hold it until something is.
+        """
+        if self._poll is not None:
+            # Two pending polls: the first one gets the close packet, the
+            # second one a 400, and the session is over.
+            _respond(request, 400, b"", None)
+            self._failed(EngineIOError("overlapping polls from the client"))
+            return
+        self._poll = request
+        _watch(request, self._poll_gone)
+        if self._buffer:
+            self._flush()
+        elif self.upgrading:
+            self._start_timer("noop", _UPGRADE_NOOP_DELAY, self._release_poll)
+
+    def _poll_gone(self, request: Any) -> None:
+        if self._poll is request:
+            self._poll = None
+            self._cancel_timer("noop")
+            if self.state == "closing":
+                # Nobody will come for the close packet now.
+                self._finish(None)
+            elif self.state == "open":
+                self._lost("transport error: the client dropped a pending poll", release=None)
+
+    def _release_poll(self) -> None:
+        """
+        Answer the pending GET with what is buffered, or a noop.
+        """
+        if self._poll is None:
+            return
+        if not self._buffer:
+            self._buffer.append((NOOP, None))
+        self._flush()
+
+    def post(self, request: Any) -> None:
+        """
+        A POST carrying a payload; held while the spark paused reading.
+        """
+        if self._post is not None:
+            _respond(request, 400, b"", None)
+            self._failed(EngineIOError("overlapping POST requests from the client"))
+            return
+        content_type = request.getHeader(b"content-type") or b""
+        if content_type.split(b";")[0].strip().lower() == b"application/octet-stream":
+            _respond(request, 400, b"", None)
+            self._failed(EngineIOError("binary (v3) POST bodies are not supported"))
+            return
+        content = request.content
+        body = b""
+        if content is not None:
+            content.seek(0)
+            body = content.read(self.server.max_payload + 1)
+        if len(body) > self.server.max_payload:
+            _respond(request, 413, b"", None)
+            self._failed(EngineIOError("payload too large"))
+            return
+        request._eio_body = body
+        if self._reading_paused:
+            self._post = request
+            _watch(request, self._post_gone)
+            return
+        self._accept_post(request)
+
+    def _post_gone(self, request: Any) -> None:
+        if self._post is request:
+            self._post = None
+
+    def _accept_post(self, request: Any) -> None:
+        body: bytes = request._eio_body
+        try:
+            packets = decode_payload(body.decode("utf-8"))
+        except (UnicodeDecodeError, PacketError) as error:
+            _respond(request, 400, b"", None)
+            self._failed(EngineIOError(f"parse error: {error}"))
+            return
+        _respond(request, 200, b"ok", b"text/html")
+        self.packets_received(packets, "polling")
+
+    # -- upgrade ------------------------------------------------------------
+
+    def probe_opened(self, ws: EngineIOWebSocketProtocol) -> None:
+        self.probe = ws
+        self._start_timer("upgrade", self.server.upgrade_timeout, self._upgrade_timed_out)
+
+    def _upgrade_timed_out(self) -> None:
+        self._drop_probe()
+
+    def _drop_probe(self) -> None:
+        probe, self.probe = self.probe, None
+        self.upgrading = False
+        self._cancel_timer("upgrade")
+        self._cancel_timer("noop")
+        if probe is not None:
+            probe.session = None
+            probe.close_now()
+
+    def probe_packet(self, ws: EngineIOWebSocketProtocol, kind: str, data: Any) -> None:
+        if ws is not self.probe or self.state != "open":
+            ws.close_now()
+            return
+        if kind == PING and data == "probe" and not self.upgrading:
+            ws.send_packet(PONG, "probe")
+            self.upgrading = True
+            self._release_poll()
+        elif kind == UPGRADE and self.upgrading:
+            self._cancel_timer("upgrade")
+            self._cancel_timer("noop")
+            self.probe = None
+            self.upgrading = False
+            self._release_poll()
+            self.transport = "websocket"
+            self.websocket = ws
+            ws.upgraded()
+            if self._writing_paused:
+                self._writing_paused = False
+                if self.spark is not None:
+                    self.spark.resumeWriting()
+            if self._reading_paused and ws.transport is not None:
+                ws.transport.pauseProducing()  # type: ignore[attr-defined]
+            self._flush()
+        else:
+            self._drop_probe()
+
+    def probe_closed(self, ws: EngineIOWebSocketProtocol) -> None:
+        if ws is self.probe:
+            self.probe = None
+            self.upgrading = False
+            self._cancel_timer("upgrade")
+            self._cancel_timer("noop")
+
+    # -- ending -------------------------------------------------------------
+
+    def _failed(self, error: Exception) -> None:
+        """
+        The client broke the protocol: close the session and tell the spark.
+        """
+        if self.state == "closed":
+            return
+        self._lost(str(error), release=CLOSE, error=error)
+
+    def _lost(self, reason: str, release: Optional[str], error: Optional[Exception] = None) -> None:
+        if self.state == "closed":
+            return
+        poll = self._poll
+        if poll is not None and release is not None:
+            self._poll = None
+            _respond(poll, 200, release.encode("ascii"), b"text/plain; charset=UTF-8")
+        self._finish(reason, error)
+
+    def _finish(self, reason: Optional[str], error: Optional[Exception] = None) -> None:
+        """
+        Forget the session: timers, registry, transports; tell the spark
+        unless the spark itself closed us (``reason`` is ``None``).
+        """
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        for name in list(self._timers):
+            self._cancel_timer(name)
+        self.server._forget(self)
+        self._buffer = []
+        self._buffered_bytes = 0
+        poll, self._poll = self._poll, None
+        if poll is not None:
+            _respond(poll, 200, NOOP.encode("ascii"), b"text/plain; charset=UTF-8")
+        post, self._post = self._post, None
+        if post is not None:
+            _respond(post, 400, b"", None)
+        probe, self.probe = self.probe, None
+        if probe is not None:
+            probe.session = None
+            probe.close_now()
+        ws, self.websocket = self.websocket, None
+        if ws is not None:
+            ws.session = None
+            ws.close_now()
+        spark, self.spark = self.spark, None
+        if spark is None or reason is None:
+            return
+        if error is not None:
+            spark.connectionFailed(error)
+        else:
+            spark.connectionLost(Failure(EngineIOError(reason)))
