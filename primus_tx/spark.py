@@ -110,6 +110,8 @@ class Spark(EventEmitter):
         self._queue: Optional[list[Any]] = []
         # Incoming messages waiting behind an asynchronous transform.
         self._incoming_backlog: Optional[deque[Any]] = None
+        # Writes waiting behind an asynchronous outgoing transform.
+        self._outgoing_backlog: Optional[deque[Any]] = None
         self._writing_paused = False
         self._producer: Any = None
         self._producer_streaming = False
@@ -326,6 +328,9 @@ class Spark(EventEmitter):
         """
         if self.ready_state != Spark.OPEN:
             return False
+        if self._outgoing_backlog is not None:
+            self._outgoing_backlog.append(data)
+            return not self._writing_paused
         transforms = self.primus._outgoing
         if transforms:
             self._transform_outgoing(transforms, data)
@@ -344,11 +349,29 @@ class Spark(EventEmitter):
         if isinstance(result, Packet):
             self._send(result.data)
             return
-        result.addCallbacks(self._outgoing_transformed, lambda f: self._report(f.value))
+        # An asynchronous transform: later writes wait behind this one so
+        # the client receives them in the order they were written.
+        self._outgoing_backlog = deque()
+        result.addCallbacks(self._outgoing_transformed, self._outgoing_transform_failed)
 
     def _outgoing_transformed(self, result: Any) -> None:
         if result is not DROPPED and self.ready_state == Spark.OPEN:
             self._send(result.data)
+        self._drain_outgoing_backlog()
+
+    def _outgoing_transform_failed(self, failure: Failure) -> None:
+        self._report(failure.value)  # type: ignore[arg-type]
+        self._drain_outgoing_backlog()
+
+    def _drain_outgoing_backlog(self) -> None:
+        backlog, self._outgoing_backlog = self._outgoing_backlog, None
+        while backlog:
+            if self.ready_state != Spark.OPEN:
+                return
+            self._transform_outgoing(self.primus._outgoing, backlog.popleft())
+            if self._outgoing_backlog is not None:
+                self._outgoing_backlog.extend(backlog)
+                return
 
     def _send(self, data: Any) -> None:
         try:

@@ -690,6 +690,37 @@ def test_slow_async_incoming_transform_keeps_order() -> None:
     assert data == [1, 2, 3, 4, 5]
 
 
+def test_slow_async_outgoing_transform_keeps_order() -> None:
+    """
+    A write whose outgoing transform is asynchronous holds back the writes
+    after it, so the client receives them in the order they were written;
+    a failing one is reported and the rest still go out.
+    """
+    primus, _ = make_primus()
+    gates: dict[Any, Deferred[Any]] = {}
+
+    def fn(packet: Packet) -> Any:
+        if packet.data in (1, 3):
+            gates[packet.data] = Deferred()
+            return gates[packet.data]
+        return None
+
+    primus.transform("outgoing", fn)
+    spark, conn = connect(primus)
+    errors: list[Any] = []
+    spark.on("error", errors.append)
+    for value in (1, 2, 3, 4):
+        assert spark.write(value) is True
+    assert conn.sent == []
+    assert list(gates) == [1]  # 3 has not even been transformed yet
+    gates[1].callback(None)
+    assert conn.sent == ["1", "2"]
+    spark.write(5)
+    gates[3].errback(RuntimeError("cannot"))
+    assert conn.sent == ["1", "2", "4", "5"]
+    assert [str(e) for e in errors] == ["cannot"]
+
+
 def test_protocol_messages_bypass_incoming_transforms() -> None:
     primus, _ = make_primus()
     seen: list[Any] = []
