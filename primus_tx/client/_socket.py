@@ -27,6 +27,7 @@ from primus_tx._errors import ParserError, PrimusError
 from primus_tx._events import EventEmitter, as_deferred
 from primus_tx._transforms import DROPPED, Packet, run_transforms
 from primus_tx.client._interfaces import IClientTransportHandler
+from primus_tx.client._iteration import DataIterator
 from primus_tx.client._recovery import Attempt, Recovery
 from primus_tx.client._url import Yeast, assemble, parse_query, split_url, stringify_query
 
@@ -155,53 +156,6 @@ class _Handler:
         if self._current():
             self.socket._transport = None
             self.socket._guarded(self.socket._incoming_end)
-
-
-class _DataIterator:
-    """
-    ``async for data in socket``: every ``data`` event from the moment the
-    iterator was made, in order, until the socket ends.
-    """
-
-    def __init__(self, socket: Socket) -> None:
-        self._socket = socket
-        self._queue: deque[Any] = deque()
-        self._waiter: Optional[Deferred[Any]] = None
-        self._ended = socket._ended
-        if not self._ended:
-            socket.on("data", self._data)
-            socket.on("end", self._end)
-
-    def __aiter__(self) -> _DataIterator:
-        return self
-
-    def _data(self, data: Any, raw: Any = None) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            waiter.callback(data)
-        else:
-            self._queue.append(data)
-
-    def _end(self) -> None:
-        self._ended = True
-        self._socket.off("data", self._data)
-        self._socket.off("end", self._end)
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            waiter.errback(StopAsyncIteration())
-
-    def __anext__(self) -> Deferred[Any]:
-        if self._queue:
-            return succeed(self._queue.popleft())
-        if self._ended:
-            d: Deferred[Any] = Deferred()
-            d.errback(StopAsyncIteration())
-            return d
-        self._waiter = Deferred(lambda _: self._cancelled())
-        return self._waiter
-
-    def _cancelled(self) -> None:
-        self._waiter = None
 
 
 class Socket(EventEmitter):
@@ -863,12 +817,12 @@ class Socket(EventEmitter):
 
     # -- iteration ------------------------------------------------------------------------
 
-    def __aiter__(self) -> _DataIterator:
+    def __aiter__(self) -> DataIterator:
         """
         ``async for data in socket`` yields every message until the socket
         ends; messages arriving between iterations are queued, not lost.
         """
-        return _DataIterator(self)
+        return DataIterator(self)
 
     def __repr__(self) -> str:
         state = {OPENING: "opening", CLOSED: "closed", OPEN: "open"}[self.ready_state]
