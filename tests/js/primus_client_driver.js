@@ -71,44 +71,7 @@ function now() {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-function toWire(value) {
-  if (value === undefined) return null;
-  if (Buffer.isBuffer(value)) return { $binary: value.toString('base64') };
-  if (value instanceof ArrayBuffer) {
-    return { $binary: Buffer.from(value).toString('base64') };
-  }
-  if (ArrayBuffer.isView(value)) {
-    return {
-      $binary: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')
-    };
-  }
-  if (value instanceof Error) return value.message;
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value && typeof value === 'object') {
-    const out = {};
-    for (const key of Object.keys(value)) {
-      if (typeof value[key] === 'function') continue;
-      out[key] = toWire(value[key]);
-    }
-    return out;
-  }
-  if (typeof value === 'function') return null;
-  return value;
-}
-
-function fromWire(value) {
-  if (Array.isArray(value)) return value.map(fromWire);
-  if (value && typeof value === 'object') {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === '$binary' && typeof value.$binary === 'string') {
-      return Buffer.from(value.$binary, 'base64');
-    }
-    const out = {};
-    for (const key of keys) out[key] = fromWire(value[key]);
-    return out;
-  }
-  return value;
-}
+const { toWire, fromWire } = require('./wire');
 
 function emit(event, client, args) {
   process.stdout.write(JSON.stringify({
