@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from nodepeer import NodePrimusServer, node_path
+from spec_orders import SERVER_ASKED_RECONNECT
 from twisted.internet.defer import Deferred
 
 from primus_tx.client import ConnectionFailed, Socket
@@ -128,16 +129,7 @@ async def test_server_end_with_reconnect(reactor: Any) -> None:
         opened = wait_event(reactor, socket, "open")
         server.send({"op": "end", "id": spark["id"], "reconnect": True})
         await opened
-        assert seen == [
-            "readyStateChange:end",
-            "close",
-            "reconnect scheduled",
-            "readyStateChange:opening",
-            "reconnect",
-            "reconnected",
-            "readyStateChange:open",
-            "open",
-        ]
+        assert seen == SERVER_ASKED_RECONNECT
         second = (await server.wait_for("connection", n=2))["args"][0]
         assert second["id"] != spark["id"]
         await socket.end()
