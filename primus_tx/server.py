@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_server -*-
+# -*- test-case-name: tests.test_server_api -*-
 """
 The Primus server: options, the spark registry, the one heartbeat sweep,
 broadcast, middleware, plugins, transforms and shutdown.

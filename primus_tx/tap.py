@@ -7,7 +7,8 @@ dropping and signal handling.
 The module only imports light things at its top level: twistd imports it
 to print ``--help`` and to parse the command line, and importing the
 reactor (or Autobahn, which imports it) here would break ``twistd
---reactor=...`` for every subcommand (spec/twisted-notes.md §2.1).  All the
+--reactor=...`` for every subcommand (docs/protocol/twisted.rst, "Keeping
+twistd plugins light").  All the
 heavy lifting happens in :func:`makeService` and in
 :class:`PrimusService` when twistd starts it.
 """

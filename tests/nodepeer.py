@@ -146,7 +146,7 @@ def lifecycle(peer: NodePeer, client: str = "default") -> list[str]:
     """
     The life-cycle event names of one client, ``readyStateChange`` with its
     state (``"readyStateChange:open"``), for order assertions against
-    spec/primus.md §5.6.
+    docs/protocol/primus.rst, "Client events and their orders".
     """
     out = []
     for event in peer.events:

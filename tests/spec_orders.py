@@ -1,5 +1,6 @@
 """
-Event orders of Primus's client as spec/primus.md §5.6 records them from
+Event orders of Primus's client as docs/protocol/primus.rst, "Client events and
+their orders", records them from
 the real Primus 8 client; every client under test (the official one, ours
 in Python, ours in the browser) must show them.
 """

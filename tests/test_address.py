@@ -1,6 +1,7 @@
 """
 Client addresses behind proxies, as Primus's ``forwarded-for`` (1.1.0)
-works them out; the facts come from spec/primus.md §4.1 and from that
+works them out; the facts come from docs/protocol/primus.rst, "Client addresses
+behind proxies", and from that
 package's behaviour (it is installed as a test peer under tests/js).
 """
 

@@ -121,7 +121,8 @@ def fill_until_full(spark, chunk, limit=400):
 async def test_channel_is_not_the_producer_after_takeover(reactor, server):
     """
     After the upgrade the TCP transport's producer is the WebSocket
-    connection, not twisted.web's HTTPChannel (spec/twisted-notes.md §2.5).
+    connection, not twisted.web's HTTPChannel (docs/protocol/twisted.rst,
+    "Handing a connection to the WebSocket protocol").
     """
     _primus, port, sparks = server
     client, _factory = await connect(reactor, port.getHost().port)

@@ -3,7 +3,8 @@ Hostile HTTP clients against the surface Primus exposes on a twisted.web
 Site: garbage instead of a request, oversize request lines, header floods,
 bad header bytes, hostile query strings and proxy headers, broken upgrade
 handshakes, and requests Primus must answer (or leave alone) as Node
-Primus does (spec/primus.md §1.2, §2.1, §2.2).
+Primus does (docs/protocol/primus.rst, "Which requests are Primus's" and
+"Default middleware").
 
 Each test checks what the offending client sees (a status line, or
 nothing), that no spark was made where none should be, that a well-behaved
@@ -301,7 +302,8 @@ async def test_upgrade_outside_the_pathname_is_left_to_the_site(reactor):
 @pytest_twisted.ensureDeferred
 async def test_upgrade_under_a_prefix_of_the_pathname_is_primus(reactor):
     """
-    Primus matches by plain prefix (spec §1.2, verified): ``/primusfoo/bar``
+    Primus matches by plain prefix (docs/protocol/primus.rst, "Which requests
+    are Primus's"): ``/primusfoo/bar``
     becomes a spark.
     """
     async with hostile_server(reactor) as h:

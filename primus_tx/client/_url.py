@@ -1,5 +1,6 @@
 """
-The connection URL, built the way Primus's client builds it (spec §1.1):
+The connection URL, built the way Primus's client builds it (docs/protocol/primus.rst,
+"The connection URL"):
 the user's scheme, userinfo, host and port, the server's pathname (never
 the URL's), the user's query string with a ``_primuscb`` cache buster last.
 """

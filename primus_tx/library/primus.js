@@ -6,7 +6,8 @@
 //   outgoing::open|data|end|reconnect|url|pong   what we ask of the transport
 //   incoming::open|data|error|end|ping|id        what the transport reports
 //
-// The event names, arguments and orders are Primus 8's (spec/primus.md §5),
+// The event names, arguments and orders are Primus 8's (docs/protocol/primus.rst,
+// "Client events and their orders"),
 // so code written against the official client runs unchanged.
 
 function Primus(url, options) {

@@ -1,7 +1,7 @@
 """
 ``cors``: HTTP access control for cross-origin polling and the library.
 
-Primus's rules (``access-control``, spec/primus.md §2.5): no ``Origin``, no
+Primus's rules (``access-control``, docs/protocol/primus.rst, "CORS"): no ``Origin``, no
 CORS; a malformed or unlisted origin, or a method that is not allowed, is
 refused with 403; an allowed origin is reflected (with ``Vary: Origin``)
 whenever origins are restricted or credentials are allowed; a pre-flight is

@@ -3,7 +3,8 @@ Handing a twisted.web connection over to a WebSocket protocol.
 
 twisted.web parses the upgrade request; after that the TCP (or TLS)
 connection must belong to the WebSocket protocol.  Two things have to be
-undone for that to be clean (spec/twisted-notes.md §2.5):
+undone for that to be clean (docs/protocol/twisted.rst, "Handing a
+connection to the WebSocket protocol"):
 
 * the ``HTTPChannel`` registered itself as the transport's producer, so it
   would be paused by a full send buffer and stop the transport reading —

@@ -1,6 +1,6 @@
 """
 The browser client served at /primus/primus.js, in real headless Chromium
-against a primus-tx server (spec/primus.md §1 and §5).
+against a primus-tx server (docs/protocol/primus.rst).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """
 Our browser client (saved with ``primus.save``) against the official Node
-Primus 8 server, in Chromium: the wire protocol of spec/primus.md §1 from
+Primus 8 server, in Chromium: the wire protocol of docs/protocol/primus.rst from
 the other side.
 """
 

@@ -1,5 +1,6 @@
 """
-The client socket's rules (spec/primus.md §5), on a Clock with a fake
+The client socket's rules (docs/protocol/primus.rst, "Client events and their
+orders"), on a Clock with a fake
 transport: event orders, buffering, timers, strategies and the back-off.
 """
 

@@ -1,6 +1,6 @@
 """
 Every timing rule of the client on a Clock: connect timeout, heartbeat,
-strategies and the back-off of spec/primus.md §5.8 — and no timer left
+strategies and the back-off of docs/protocol/primus.rst, "Reconnect back-off" — and no timer left
 behind after end() or destroy().
 """
 

@@ -4,7 +4,7 @@ against primus-tx's server.
 
 Each test runs a primus-tx server on 127.0.0.1 in the test reactor and one
 Node process (tests/js/primus_client_driver.js) holding one or more
-official clients; the assertions are what spec/primus.md says a Node Primus
+official clients; the assertions are what docs/protocol/primus.rst says a Node Primus
 8 server would show the same client.  Where the HTTP surface is compared,
 the reference is a real Node Primus server (tests/js/primus_server_driver.js)
 answering the same request.
@@ -516,7 +516,7 @@ async def test_cors_preflight_matches_node_primus(peers: Any, servers: Any) -> N
     assert ours[0] == theirs[0] == 200
     assert ours[2] == theirs[2] == ""
     assert _cors_headers(ours[1]) == _cors_headers(theirs[1])
-    # What spec/primus.md §2.5 says the reference shows.
+    # What docs/protocol/primus.rst, "CORS", says the reference shows.
     assert ours[1]["access-control-allow-origin"] == "http://example.com"
     assert ours[1]["access-control-allow-credentials"] == "true"
     assert ours[1]["access-control-max-age"] == "2592000"
@@ -863,7 +863,7 @@ async def test_compression_is_negotiated_only_when_enabled(peers: Any, servers: 
 
 @pytest_twisted.ensureDeferred
 async def test_websocket_ping_frames_are_heartbeats(peers: Any, servers: Any, reactor: Any) -> None:
-    # spec/primus.md §1.5: the ws transformer maps a PING frame to
+    # docs/protocol/primus.rst, "Heartbeat": the ws transformer maps a PING frame to
     # incoming::pong, which sets alive and emits "heartbeat".
     primus, url = servers.start(ping_interval=0.2)
     recorder = Recorder(primus)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.engineio.test_engineio_server -*-
+# -*- test-case-name: tests.engineio.test_engineio_polling,tests.engineio.test_engineio_loopback -*-
 """
 The ``engine.io`` transformer, server side: Engine.IO v4 sessions over
 HTTP long-polling (twisted.web) and WebSocket (Autobahn).
@@ -9,7 +9,7 @@ session outlives its transports: it starts on polling or WebSocket, may be
 upgraded from polling to a probe WebSocket, and ends when either side
 closes it, a heartbeat goes unanswered, or the client breaks the protocol.
 
-Every rule here is spec/engineio.md's; where it names the reference
+Every rule here is docs/protocol/engineio.rst's; where it names the reference
 server's behaviour (status codes, which packet releases a pending poll) the
 unmodified official clients depend on it.
 """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.client.test_client_websockets -*-
+# -*- test-case-name: tests.client.test_client_loopback,tests.client.test_client_badpeers -*-
 """
 The ``websockets`` transformer, Python client side: Autobahn's WebSocket
 client over a Twisted endpoint.
