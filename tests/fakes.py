@@ -1,13 +1,12 @@
 """
 Fakes for unit tests of the server core: no reactor, no sockets.
 
-* :class:`FakeConnection` is an :class:`~primus_tx.interfaces.IConnection`
-  that records what a spark sends, closes and pauses, and can play the
-  transport's part in flow control (:meth:`FakeConnection.pause` /
-  :meth:`FakeConnection.resume`).
+* :class:`FakeConnection` is the public one from :mod:`primus_tx.testing`:
+  it records what a spark sends, closes and pauses, and plays the client
+  and the transport.
 * :func:`make_primus` builds a ``Primus`` on a :class:`Clock`;
-  :func:`connect` makes a spark through ``primus._connect`` as a
-  transformer would.
+  :func:`connect` makes a spark through ``primus.connect_spark`` as a
+  transformer would, for any Primus (the tests also build their own).
 * :class:`CountingParser` and :class:`FakeTransformer` count how often the
   encode and prepare steps run, to prove a broadcast is encoded once.
 * :func:`make_request` is a ``DummyRequest`` with what the middleware reads
@@ -16,150 +15,26 @@ Fakes for unit tests of the server core: no reactor, no sockets.
 
 from __future__ import annotations
 
-import json
-import struct
 from typing import Any, Optional
 
-from autobahn.websocket.protocol import PreparedMessage
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import implementer
 
 from primus_tx import Primus
-from primus_tx.interfaces import IConnection, IParser, ITransformer
+from primus_tx.interfaces import IParser, ITransformer
 from primus_tx.parsers import json as json_parser
+from primus_tx.testing import FakeConnection
 
 __all__ = [
     "CountingParser",
     "FakeConnection",
-    "FakePrepared",
     "FakeTransformer",
     "connect",
     "make_primus",
     "make_request",
-    "prepared_payload",
 ]
-
-
-class FakePrepared:
-    """
-    What :class:`FakeTransformer` returns from ``prepare``: the message.
-    """
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-
-
-def prepared_payload(prepared: Any) -> Any:
-    """
-    The message inside a prepared broadcast: a :class:`FakePrepared`, or an
-    Autobahn ``PreparedMessage`` (an unmasked server frame, whose payload we
-    read back out of the frame header).
-    """
-    if isinstance(prepared, FakePrepared):
-        return prepared.message
-    if isinstance(prepared, PreparedMessage):
-        frame = prepared.payloadHybi
-        length = frame[1] & 0x7F
-        offset = 2
-        if length == 126:
-            (length,) = struct.unpack("!H", frame[2:4])
-            offset = 4
-        elif length == 127:
-            (length,) = struct.unpack("!Q", frame[2:10])
-            offset = 10
-        payload = frame[offset : offset + length]
-        return payload if prepared.binary else payload.decode("utf-8")
-    raise TypeError(f"not a prepared message: {prepared!r}")
-
-
-@implementer(IConnection)
-class FakeConnection:
-    """
-    A transport connection that records everything a spark asks of it.
-
-    :ivar sent: every message in order, prepared broadcasts unwrapped.
-    :ivar log: ``(kind, value)`` for every call, in order.
-    :ivar closes: the ``reconnect`` flag of every ``close`` call.
-    :ivar reading: ``False`` while the spark has paused reading.
-    :ivar spark: set by :func:`connect`; the handler :meth:`pause` and
-        :meth:`resume` talk to.
-    """
-
-    def __init__(self) -> None:
-        self.sent: list[Any] = []
-        self.prepared: list[Any] = []
-        self.log: list[tuple[str, Any]] = []
-        self.closes: list[bool] = []
-        self.reading = True
-        self.read_pauses = 0
-        self.read_resumes = 0
-        self.buffered = 0
-        self.spark: Any = None
-        #: called with each message after it is recorded (to play a
-        #: transport whose buffer fills up at a given point)
-        self.on_send: Any = None
-
-    # IConnection
-
-    def send(self, message: Any) -> None:
-        if self.closes:
-            raise AssertionError(f"send({message!r}) after close")
-        self.sent.append(message)
-        self.log.append(("send", message))
-        if self.on_send is not None:
-            self.on_send(message)
-
-    def sendPrepared(self, prepared: Any) -> None:
-        if self.closes:
-            raise AssertionError("sendPrepared after close")
-        self.prepared.append(prepared)
-        message = prepared_payload(prepared)
-        self.sent.append(message)
-        self.log.append(("prepared", message))
-
-    def close(self, reconnect: bool) -> None:
-        self.closes.append(reconnect)
-        self.log.append(("close", reconnect))
-
-    def pauseReading(self) -> None:
-        self.reading = False
-        self.read_pauses += 1
-        self.log.append(("pauseReading", None))
-
-    def resumeReading(self) -> None:
-        self.reading = True
-        self.read_resumes += 1
-        self.log.append(("resumeReading", None))
-
-    def bufferedAmount(self) -> int:
-        return self.buffered
-
-    # playing the transport
-
-    def pause(self) -> None:
-        """
-        The outgoing buffer passed its high-water mark.
-        """
-        self.spark.pauseWriting()
-
-    def resume(self) -> None:
-        """
-        The outgoing buffer drained.
-        """
-        self.spark.resumeWriting()
-
-    @property
-    def decoded(self) -> list[Any]:
-        """
-        :attr:`sent`, JSON-decoded where it is text.
-        """
-        return [json.loads(m) if isinstance(m, str) else m for m in self.sent]
-
-    @property
-    def closed(self) -> bool:
-        return bool(self.closes)
 
 
 @implementer(IParser)
@@ -199,9 +74,11 @@ class FakeServerSide:
         self.requests: list[Any] = []
         self.closed = 0
 
-    def prepare(self, message: Any) -> FakePrepared:
+    def prepare(self, message: Any) -> Any:
+        # The message is its own preparation, as with the Engine.IO and
+        # SockJS transformers; the same object reaches every connection.
         self.prepared.append(message)
-        return FakePrepared(message)
+        return message
 
     def upgrade(self, request: Any) -> None:
         self.upgrades.append(request)
@@ -260,7 +137,7 @@ def connect(
     Connect a fake client to ``primus`` the way a transformer does.
     """
     connection = connection or FakeConnection()
-    spark = primus._connect(
+    spark = primus.connect_spark(
         connection,
         headers=dict(headers or {}),
         query=dict(query or {}),

@@ -37,7 +37,9 @@ def _source_files() -> list[Path]:
             files.extend(
                 p
                 for p in sorted(path.rglob("*"))
-                if p.suffix in _SUFFIXES and "node_modules" not in p.parts and "_build" not in p.parts
+                if p.suffix in _SUFFIXES
+                and "node_modules" not in p.parts
+                and "_build" not in p.parts
             )
     return files
 
@@ -98,7 +100,9 @@ def test_every_protocol_page_is_in_the_toctree() -> None:
 
 def test_test_case_names_exist() -> None:
     headers = {}
-    for path in sorted((ROOT / "primus_tx").rglob("*.py")) + sorted((ROOT / "twisted").rglob("*.py")):
+    for path in sorted((ROOT / "primus_tx").rglob("*.py")) + sorted(
+        (ROOT / "twisted").rglob("*.py")
+    ):
         match = _TEST_CASE_NAME.search(path.read_text(encoding="utf-8"))
         if match:
             headers[path.relative_to(ROOT)] = match.group(1).split(",")

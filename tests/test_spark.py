@@ -681,13 +681,13 @@ def test_pause_writing_makes_write_return_false_and_resume_emits_drain() -> None
     spark, conn = connect(primus)
     drains: list[int] = []
     spark.on("drain", lambda: drains.append(1))
-    conn.pause()
+    conn.pause_writing()
     assert spark.write("a") is False
     assert conn.sent == ['"a"']  # still sent: False is advice, not refusal
-    conn.resume()
+    conn.resume_writing()
     assert drains == [1]
     assert spark.write("b") is True
-    conn.resume()  # not paused: no extra drain
+    conn.resume_writing()  # not paused: no extra drain
     assert drains == [1]
 
 
@@ -708,14 +708,14 @@ def test_push_producer_is_paused_and_resumed() -> None:
 
     spark.registerProducer(Producer(), True)
     assert calls == []
-    conn.pause()
-    conn.pause()
+    conn.pause_writing()
+    conn.pause_writing()
     assert calls == ["pause"]
-    conn.resume()
+    conn.resume_writing()
     assert calls == ["pause", "resume"]
     spark.unregisterProducer()
-    conn.pause()
-    conn.resume()
+    conn.pause_writing()
+    conn.resume_writing()
     assert calls == ["pause", "resume"]
 
 
@@ -734,10 +734,10 @@ def test_push_producer_registered_while_paused_is_paused_at_once() -> None:
         def stopProducing(self) -> None:
             calls.append("stop")
 
-    conn.pause()
+    conn.pause_writing()
     spark.registerProducer(Producer(), True)
     assert calls == ["pause"]
-    conn.resume()
+    conn.resume_writing()
     assert calls == ["pause", "resume"]
     spark.end()
     assert calls == ["pause", "resume", "stop"]
@@ -783,7 +783,7 @@ def test_pull_producer_file_sender_runs_to_completion_on_the_clock() -> None:
     # the transport's buffer fills up with the second chunk
     def fill_up(message: Any) -> None:
         if len(conn.sent) == 2:
-            conn.pause()
+            conn.pause_writing()
 
     conn.on_send = fill_up
     done = FileSender().beginFileTransfer(BytesIO(content), spark)
@@ -795,7 +795,7 @@ def test_pull_producer_file_sender_runs_to_completion_on_the_clock() -> None:
     assert len(conn.sent) == 2  # paused: the producer is not pulled
     assert clock.getDelayedCalls() == []
     _sync.assertNoResult(done)
-    conn.resume()
+    conn.resume_writing()
     clock.advance(0)
     assert b"".join(conn.sent) == content
     assert _sync.successResultOf(done) == content[-1:]
@@ -805,11 +805,11 @@ def test_pull_producer_file_sender_runs_to_completion_on_the_clock() -> None:
 def test_ending_the_spark_stops_a_pull_producer_and_cancels_its_call() -> None:
     primus, clock = make_primus(ping_interval=0)
     spark, conn = connect(primus)
-    conn.on_send = lambda message: conn.pause()
+    conn.on_send = lambda message: conn.pause_writing()
     done = FileSender().beginFileTransfer(BytesIO(b"x" * 100000), spark)
     clock.advance(0)
     assert len(conn.sent) == 1
-    conn.resume()  # schedules the next pull
+    conn.resume_writing()  # schedules the next pull
     conn.on_send = None
     assert len(clock.getDelayedCalls()) == 1
     spark.end(reconnect=True)

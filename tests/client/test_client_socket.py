@@ -210,7 +210,7 @@ def test_data_has_one_argument_and_transforms_see_raw() -> None:
     h.socket.transform("incoming", lambda packet: raws.append(packet.raw))
     t.receive({"x": 1})
     assert h.events == [("data", ({"x": 1},))]
-    assert raws == ['{"x":1}'.replace(":", ": ")]
+    assert raws == ['{"x":1}']
     h.socket.end()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from client_fakes import Harness
+from client_fakes import FakeTransformer, Harness
 from twisted.internet.defer import ensureDeferred
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -276,18 +276,16 @@ def test_ping_timeout_with_strategy_without_disconnect_ends() -> None:
 def test_connect_fires_with_the_open_socket() -> None:
     h = Harness(manual=True)
     clock = h.clock
-    registry: list[Any] = []
-    from client_fakes import FakeTransformer
+    transformer = FakeTransformer()
 
     d = Socket.connect(
         "http://example.com",
-        transformer=FakeTransformer(),
-        transport={"registry": registry},
+        transformer=transformer,
         reactor=clock,
     )
     sync.assertNoResult(d)
     clock.advance(0)
-    registry[-1].accept()
+    transformer.transport.accept()
     socket = sync.successResultOf(d)
     assert socket.ready_state == OPEN
     socket.end()
@@ -295,20 +293,18 @@ def test_connect_fires_with_the_open_socket() -> None:
 
 
 def test_connect_fails_clearly_when_no_strategy_applies() -> None:
-    from client_fakes import FakeTransformer
     from twisted.internet.task import Clock
 
     clock = Clock()
-    registry: list[Any] = []
+    transformer = FakeTransformer()
     d = Socket.connect(
         "http://example.com",
-        transformer=FakeTransformer(),
-        transport={"registry": registry},
+        transformer=transformer,
         reactor=clock,
         strategy=False,
     )
     clock.advance(0)
-    registry[-1].fail(ConnectionRefusedError("refused"))
+    transformer.transport.fail(ConnectionRefusedError("refused"))
     failure = sync.failureResultOf(d, ConnectionFailed)
     assert "refused" in str(failure.value)
     assert isinstance(failure.value.reason, ConnectionRefusedError)
@@ -316,44 +312,40 @@ def test_connect_fails_clearly_when_no_strategy_applies() -> None:
 
 
 def test_connect_fails_after_the_retries() -> None:
-    from client_fakes import FakeTransformer
     from twisted.internet.task import Clock
 
     clock = Clock()
-    registry: list[Any] = []
+    transformer = FakeTransformer()
     d = Socket.connect(
         "http://example.com",
-        transformer=FakeTransformer(),
-        transport={"registry": registry},
+        transformer=transformer,
         reactor=clock,
         reconnect={"retries": 2, "min": 0.1},
         random=lambda: 0.0,
     )
     clock.advance(0)
     for _ in range(3):
-        registry[-1].fail(ConnectionRefusedError("refused"))
+        transformer.transport.fail(ConnectionRefusedError("refused"))
         clock.advance(1)
     sync.failureResultOf(d, ConnectionFailed)
-    assert len(registry) == 3
+    assert len(transformer.transports) == 3
     assert not clock.getDelayedCalls()
 
 
 def test_cancelling_connect_destroys_the_socket() -> None:
-    from client_fakes import FakeTransformer
     from twisted.internet.task import Clock
 
     clock = Clock()
-    registry: list[Any] = []
+    transformer = FakeTransformer()
     d = Socket.connect(
         "http://example.com",
-        transformer=FakeTransformer(),
-        transport={"registry": registry},
+        transformer=transformer,
         reactor=clock,
     )
     clock.advance(0)
     d.cancel()
     sync.failureResultOf(d)
-    assert registry[-1].closed
+    assert transformer.transport.closed
     assert not clock.getDelayedCalls()
 
 
@@ -394,7 +386,6 @@ def test_async_iteration_over_an_ended_socket_stops_at_once() -> None:
 
 
 def test_create_socket_defaults() -> None:
-    from client_fakes import FakeTransformer
 
     cls = create_socket(transformer=FakeTransformer(), pathname="/rt", parser="json")
     assert issubclass(cls, Socket)
