@@ -1,7 +1,12 @@
 """
 primus-tx: Primus, the universal real-time layer, on Twisted.
 
-The public names are all here; everything else is private and may change.
+The public API is four modules, each with an explicit ``__all__``: this one
+(the server, sparks, errors, ``connect`` and ``create_server``),
+:mod:`primus_tx.interfaces` (what transformers, parsers and plugins
+implement), :mod:`primus_tx.client` (the Python client) and
+:mod:`primus_tx.testing` (fakes for testing applications).  Everything else
+is private and may change between releases.
 """
 
 from __future__ import annotations
