@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_testing -*-
 """
 Test doubles for applications built on primus-tx: test ``"connection"``
 handlers, plugins and transforms without a network, a reactor or a browser.
