@@ -4,10 +4,9 @@ Where a connection really comes from.
 Primus trusts proxy headers by default (``forwarded-for``): a spark behind a
 load balancer reports the client's address, not the balancer's.  The rules
 are Primus's (docs/protocol/primus.rst, "Client addresses behind proxies"):
-the headers below are tried in order,
-the first address (and port) of a comma list wins, a header that lists
-anything but IP addresses is ignored, and with a non-empty whitelist every
-proxy on the way must be trusted.
+the headers below are tried in order, the first address (and port) of a
+comma list wins, a header that lists anything but IP addresses is ignored,
+and with a non-empty whitelist every proxy on the way must be trusted.
 """
 
 from __future__ import annotations

@@ -8,9 +8,8 @@ The module only imports light things at its top level: twistd imports it
 to print ``--help`` and to parse the command line, and importing the
 reactor (or Autobahn, which imports it) here would break ``twistd
 --reactor=...`` for every subcommand (docs/protocol/twisted.rst, "Keeping
-twistd plugins light").  All the
-heavy lifting happens in :func:`makeService` and in
-:class:`PrimusService` when twistd starts it.
+twistd plugins light").  All the heavy lifting happens in
+:func:`makeService` and in :class:`PrimusService` when twistd starts it.
 """
 
 from __future__ import annotations

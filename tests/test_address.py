@@ -1,8 +1,8 @@
 """
 Client addresses behind proxies, as Primus's ``forwarded-for`` (1.1.0)
 works them out; the facts come from docs/protocol/primus.rst, "Client addresses
-behind proxies", and from that
-package's behaviour (it is installed as a test peer under tests/js).
+behind proxies", and from that package's behaviour (it is installed as a test
+peer under tests/js).
 """
 
 from __future__ import annotations

@@ -303,8 +303,7 @@ async def test_upgrade_outside_the_pathname_is_left_to_the_site(reactor):
 async def test_upgrade_under_a_prefix_of_the_pathname_is_primus(reactor):
     """
     Primus matches by plain prefix (docs/protocol/primus.rst, "Which requests
-    are Primus's"): ``/primusfoo/bar``
-    becomes a spark.
+    are Primus's"): ``/primusfoo/bar`` becomes a spark.
     """
     async with hostile_server(reactor) as h:
         client = await h.ws(path="/primusfoo/bar")

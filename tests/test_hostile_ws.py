@@ -8,11 +8,10 @@ at the same time still gets its echo, and (through ``hostile_server``) that
 nothing is left behind and no traceback reached the reactor.
 
 The expected answers are Primus 8's (docs/protocol/primus.rst, "Framing" and
-"Ending a connection"): a message
-that does not decode is reported and dropped with the connection kept; a
-WebSocket-level violation closes the connection with the ws library's code
-(1002 protocol error, 1007 invalid payload, 1009 too big) and is reported on
-the spark as an error before it ends.
+"Ending a connection"): a message that does not decode is reported and dropped
+with the connection kept; a WebSocket-level violation closes the connection
+with the ws library's code (1002 protocol error, 1007 invalid payload, 1009 too
+big) and is reported on the spark as an error before it ends.
 """
 
 from __future__ import annotations
@@ -195,8 +194,8 @@ async def test_invalid_utf8_text_frame_closes_with_1007(reactor):
         await wait_until(reactor, lambda: spark in h.ended, 2.0, "the spark to end")
         assert [d for s, d in h.data if s is spark] == []
         await h.echo_round_trip(good)
-        # Primus (docs/protocol/primus.rst, "Ending a connection"): a socket error is reported on the spark and
-        # logged before the spark ends.
+        # Primus (docs/protocol/primus.rst, "Ending a connection"): a socket
+        # error is reported on the spark and logged before the spark ends.
         assert h.errors_of(spark), "invalid UTF-8 closed the spark without an 'error' event"
         assert h.errors_of(spark)[0] in h.logged_errors()
 
@@ -288,7 +287,8 @@ async def _protocol_error(reactor, bad_bytes):
         await wait_until(reactor, lambda: spark in h.ended, 2.0, "the spark to end")
         assert [d for s, d in h.data if s is spark] == []
         await h.echo_round_trip(good)
-        # Primus (docs/protocol/primus.rst, "Ending a connection"): the ws error reaches the spark and the log.
+        # Primus (docs/protocol/primus.rst, "Ending a connection"): the ws
+        # error reaches the spark and the log.
         assert h.errors_of(spark), "a protocol error closed the spark without an 'error' event"
         assert h.errors_of(spark)[0] in h.logged_errors()
 

@@ -3,9 +3,9 @@
 The Python client socket: Primus's client state machine on Twisted.
 
 Everything Primus's ``primus.js`` decides lives here (ready states, the
-event orders of docs/protocol/primus.rst, "Client events and their
-orders", buffering, the connect and heartbeat timers,
-reconnect strategies and the back-off); transports only move messages (see
+event orders of docs/protocol/primus.rst, "Client events and their orders",
+buffering, the connect and heartbeat timers, reconnect strategies and the
+back-off); transports only move messages (see
 :mod:`primus_tx.client._interfaces`), parsers only encode.  Every timer is
 an ``IDelayedCall`` on the injected reactor and is cancelled on every exit
 path, so a test on a ``Clock`` sees nothing left after ``end()``.

@@ -1,7 +1,7 @@
 """
 The client socket's rules (docs/protocol/primus.rst, "Client events and their
-orders"), on a Clock with a fake
-transport: event orders, buffering, timers, strategies and the back-off.
+orders"), on a Clock with a fake transport: event orders, buffering, timers,
+strategies and the back-off.
 """
 
 from __future__ import annotations
