@@ -30,7 +30,7 @@ the wire are missing.  See :doc:`/testing`.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, NoReturn, Optional, Union
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
@@ -507,7 +507,7 @@ class FakeClientTransformer:
             raise PrimusError("no transport yet: the socket has not tried to connect")
         return self.transports[-1]
 
-    def server(self, primus: object) -> object:
+    def server(self, primus: object) -> NoReturn:
         raise PrimusError("FakeClientTransformer is for clients; test servers with PrimusFixture")
 
     def client(self) -> type[FakeClientTransport]:
