@@ -24,7 +24,7 @@ async def _listen(
 ) -> Primus:
     reactor = options.get("reactor")
     if reactor is None:
-        from twisted.internet import reactor  # type: ignore[no-redef]
+        from twisted.internet import reactor
     site = Site(Resource())
     primus = Primus(site, **options)
     if on_connection is not None:
@@ -34,7 +34,7 @@ async def _listen(
         for description in descriptions:
             endpoint = serverFromString(reactor, description)
             port = await endpoint.listen(site)
-            primus._ports.append(port)
+            primus.adopt_port(port)
     except BaseException:
         await primus.destroy()
         raise

@@ -8,14 +8,24 @@ that converts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.http import RESPONSES
 
 from primus_tx._query import QueryValue, parse_query
 
-__all__ = ["headers_of", "is_websocket_upgrade", "peer_of", "query_of", "reason", "respond"]
+__all__ = [
+    "answer",
+    "headers_of",
+    "is_gone",
+    "is_websocket_upgrade",
+    "peer_of",
+    "query_of",
+    "reason",
+    "respond",
+    "watch_gone",
+]
 
 
 def headers_of(request: Any) -> dict[str, str]:
@@ -87,5 +97,50 @@ def respond(request: Any, status: int, content_type: bytes, body: bytes) -> None
     request.setHeader(b"content-type", content_type)
     request.setHeader(b"content-length", str(len(body)).encode("ascii"))
     if request.method != b"HEAD":
+        request.write(body)
+    request.finish()
+
+
+def watch_gone(request: Any, on_gone: Optional[Callable[[Any], object]] = None) -> None:
+    """
+    Mark ``request`` gone when its client drops it before it is answered
+    (twisted.web raises if such a request is finished), then call
+    ``on_gone(request)``.
+
+    Every request under the pathname is watched once by the Primus
+    resource; a transformer that holds a request (a long poll, a stream)
+    watches it again to learn when to let go of it.
+    """
+
+    def gone(failure: object) -> None:
+        request._primus_gone = True
+        if on_gone is not None:
+            on_gone(request)
+
+    request.notifyFinish().addErrback(gone)
+
+
+def is_gone(request: Any) -> bool:
+    """
+    Whether the client dropped ``request`` (see :func:`watch_gone`).
+    """
+    return bool(getattr(request, "_primus_gone", False))
+
+
+def answer(
+    request: Any, status: int, body: bytes = b"", content_type: Optional[bytes] = None
+) -> None:
+    """
+    Answer ``request`` completely, unless it is already answered or its
+    client is gone (the session transformers answer held requests late, when
+    either may have happened): status, type when given, length, body.
+    """
+    if request.finished or is_gone(request):
+        return
+    request.setResponseCode(status, reason(status))
+    if content_type is not None:
+        request.setHeader(b"content-type", content_type)
+    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    if body and request.method != b"HEAD":
         request.write(body)
     request.finish()

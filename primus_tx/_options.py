@@ -6,18 +6,19 @@ misbehaving server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
+from primus_tx._defaults import MAX_LENGTH, PARSER, PATHNAME, PING_INTERVAL, TRANSFORMER
 from primus_tx._errors import PrimusError
 
-__all__ = ["DEFAULTS", "check_options"]
+__all__ = ["DEFAULTS", "check_options", "reject_unknown"]
 
 DEFAULTS: dict[str, Any] = {
-    "pathname": "/primus",
-    "transformer": "websockets",
-    "parser": "json",
-    "ping_interval": 30.0,
-    "max_length": 10485760,
+    "pathname": PATHNAME,
+    "transformer": TRANSFORMER,
+    "parser": PARSER,
+    "ping_interval": PING_INTERVAL,
+    "max_length": MAX_LENGTH,
     "compression": False,
     "authorization": None,
     "plugin": None,
@@ -47,12 +48,7 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
             "The `timeout` option has been removed; the server sends pings every "
             "`ping_interval` seconds and the client decides when it has timed out"
         )
-    unknown = sorted(set(options) - set(DEFAULTS))
-    if unknown:
-        raise PrimusError(
-            f"Unknown Primus option(s): {', '.join(unknown)}. "
-            f"Known options: {', '.join(sorted(DEFAULTS))}"
-        )
+    reject_unknown(options, DEFAULTS, "Primus")
     merged = dict(DEFAULTS)
     merged.update(options)
     pathname = merged["pathname"]
@@ -67,7 +63,7 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     max_length = merged["max_length"]
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 0:
         raise PrimusError(f"max_length must be a number of bytes, not {max_length!r}")
-    merged["max_length"] = max_length or DEFAULTS["max_length"]
+    merged["max_length"] = max_length or MAX_LENGTH
     if merged["id_generator"] is not None and not callable(merged["id_generator"]):
         raise PrimusError("id_generator must be a function returning spark ids")
     if merged["authorization"] is not None and not callable(merged["authorization"]):
@@ -81,3 +77,22 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(merged["max_age"], (int, float)) or isinstance(merged["max_age"], bool):
         raise PrimusError("max_age must be a number of seconds")
     return merged
+
+
+def reject_unknown(given: Iterable[str], known: Iterable[str], what: str) -> None:
+    """
+    Refuse option names that are not ``known``, naming them and the known
+    ones, so that a typo fails at construction time with its fix in the
+    message instead of being silently ignored.
+
+    :param what: whose options they are (``"Primus"``, ``"sockjs
+        transport"``...), for the message.
+    :raises PrimusError: when ``given`` has a name ``known`` lacks.
+    """
+    allowed = set(known)
+    unknown = sorted(name for name in given if name not in allowed)
+    if unknown:
+        raise PrimusError(
+            f"Unknown {what} option(s): {', '.join(unknown)}. "
+            f"Known options: {', '.join(sorted(allowed))}"
+        )

@@ -10,7 +10,7 @@ the transformer's server side.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -18,19 +18,13 @@ from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from primus_tx._http import is_websocket_upgrade, query_of
-from primus_tx.middleware import respond_with_error
-
-if TYPE_CHECKING:
-    from primus_tx.server import Primus
+from primus_tx._http import is_gone, is_websocket_upgrade, query_of, watch_gone
+from primus_tx.interfaces import ITransformerServer
+from primus_tx.middleware import MiddlewareStack, respond_with_error
 
 __all__ = ["PrimusResource", "SiteRoot"]
 
 log = Logger()
-
-
-def _mark_gone(failure: Failure, request: Any) -> None:
-    request._primus_gone = True
 
 
 @implementer(IResource)
@@ -38,12 +32,27 @@ class PrimusResource:
     """
     The resource for everything under a Primus pathname (a leaf: deeper
     paths are ours too, as in Primus).
+
+    :param primus: the server, only handed to middleware as
+        ``request.primus``.
+    :param middleware: the server's middleware stack.
+    :param server: the transformer's server side, until :meth:`close`.
     """
 
     isLeaf = True
 
-    def __init__(self, primus: Primus) -> None:
+    def __init__(
+        self, primus: object, middleware: MiddlewareStack, server: Optional[ITransformerServer]
+    ) -> None:
         self._primus = primus
+        self._middleware = middleware
+        self._server = server
+
+    def close(self) -> None:
+        """
+        The server is destroyed: requests still in the middleware get 503.
+        """
+        self._server = None
 
     def getChildWithDefault(self, name: bytes, request: Any) -> Any:  # pragma: no cover - leaf
         return self
@@ -52,13 +61,12 @@ class PrimusResource:
         raise NotImplementedError("Primus owns every path under its pathname")
 
     def render(self, request: Any) -> Any:
-        primus = self._primus
         upgrade = is_websocket_upgrade(request)
         request.query = query_of(request)
-        request.primus = primus
-        request.notifyFinish().addErrback(_mark_gone, request)
+        request.primus = self._primus
+        watch_gone(request)
         try:
-            handled = primus._middleware.run(request, upgrade)
+            handled = self._middleware.run(request, upgrade)
         except Exception as error:  # pragma: no cover - run() reports layer errors itself
             respond_with_error(request, error, upgrade)
             return NOT_DONE_YET
@@ -70,11 +78,11 @@ class PrimusResource:
         return NOT_DONE_YET
 
     def _after_middleware(self, handled: bool, request: Any, upgrade: bool) -> None:
-        if not handled and not getattr(request, "_primus_gone", False):
+        if not handled and not is_gone(request):
             self._dispatch(request, upgrade)
 
     def _dispatch(self, request: Any, upgrade: bool) -> None:
-        server = self._primus._server
+        server = self._server
         if server is None:  # destroyed while the middleware ran
             respond_with_error(request, _Gone("Primus is closed"), upgrade)
             return
@@ -108,17 +116,17 @@ class SiteRoot:
 
     isLeaf = False
 
-    def __init__(self, original: Any, primus: Primus) -> None:
+    def __init__(self, original: Any, pathname: str, resource: PrimusResource) -> None:
         self.original = original
-        self.primus = primus
-        self._prefix = primus.pathname.encode("utf-8")
+        self.resource = resource
+        self._prefix = pathname.encode("utf-8")
         self.active = True
 
     def getChildWithDefault(self, name: bytes, request: Any) -> Any:
         if self.active and request.path.startswith(self._prefix):
             # Everything after this segment belongs to Primus: the leaf
             # resource sees the whole path and decides.
-            return self.primus.resource
+            return self.resource
         return self.original.getChildWithDefault(name, request)
 
     def putChild(self, path: bytes, child: Any) -> None:
@@ -126,5 +134,5 @@ class SiteRoot:
 
     def render(self, request: Any) -> Any:
         if self.active and request.path.startswith(self._prefix):
-            return self.primus.resource.render(request)
+            return self.resource.render(request)
         return self.original.render(request)

@@ -10,7 +10,6 @@ site's own resources) or is mounted explicitly as ``primus.resource``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
@@ -20,24 +19,30 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource
 from twisted.web.server import Site
+from zope.interface import implementer
 
+from primus_tx._defaults import client_ping_timeout, milliseconds
 from primus_tx._errors import PrimusError
 from primus_tx._events import EventEmitter, as_deferred, call_in_series, is_awaitable
 from primus_tx._ids import random_id
 from primus_tx._options import check_options
 from primus_tx._plugins import checked_plugin, configured_plugins
 from primus_tx._resource import PrimusResource, SiteRoot
-from primus_tx.interfaces import IConnection, IParser, ITransformer
+from primus_tx._version import PRIMUS_VERSION
+from primus_tx.interfaces import (
+    IConnection,
+    IParser,
+    ITransformer,
+    ITransformerHost,
+    ITransformerServer,
+)
 from primus_tx.middleware import DEFAULT_LAYERS, MiddlewareStack
 from primus_tx.parsers import find_parser
-from primus_tx.spark import Spark
+from primus_tx.spark import Spark, SparkContext
 from primus_tx.transformers import find_transformer
 
 __all__ = ["PRIMUS_VERSION", "Primus"]
 
-#: The Primus release whose wire protocol this server speaks (reported in
-#: ``/spec`` as ``version``).
-PRIMUS_VERSION = "8.0.9"
 
 #: Seconds ``destroy()`` waits for connections to finish closing.
 CLOSE_GRACE = 3.0
@@ -46,9 +51,14 @@ _RESERVED = frozenset(
     ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log")
 )
 
+@implementer(ITransformerHost)
 class Primus(EventEmitter):
     """
     A Primus server.
+
+    Its transformer sees it only as an
+    :class:`~primus_tx.interfaces.ITransformerHost`, its sparks only through
+    a :class:`~primus_tx.spark.SparkContext`.
 
     :param site: a ``twisted.web.server.Site`` to attach to, a resource to
         mount the Primus resource under (its child named after the
@@ -66,8 +76,9 @@ class Primus(EventEmitter):
         self.options = check_options(options)
         reactor = self.options.pop("reactor")
         if reactor is None:
-            from twisted.internet import reactor  # type: ignore[no-redef]
-        self._reactor: Any = reactor
+            from twisted.internet import reactor
+        #: The reactor every timer of this server and its transformer runs on.
+        self.reactor: Any = reactor
         self.pathname: str = self.options["pathname"]
         self.max_length: int = self.options["max_length"]
         self.whitelist: list[str] = list(self.options["whitelist"])
@@ -89,9 +100,19 @@ class Primus(EventEmitter):
         self.transformer: ITransformer = find_transformer(requested_transformer)
         self.parser: IParser = find_parser(requested_parser)
         self._encode = self.parser.encode
-        self._decode = self.parser.decode
+        self._sparks = SparkContext(
+            server=self,
+            decode=self.parser.decode,
+            encode=self._encode,
+            incoming=self._incoming,
+            outgoing=self._outgoing,
+            reactor=reactor,
+            log_error=self._log_error,
+            make_id=self._make_id,
+            ended=self._spark_ended,
+        )
         self.spec: dict[str, Any] = {
-            "pingInterval": math.floor(self.options["ping_interval"] * 1000 + 0.5)
+            "pingInterval": milliseconds(self.options["ping_interval"])
             if self.options["ping_interval"]
             else False,
             "pathname": self.pathname,
@@ -110,9 +131,8 @@ class Primus(EventEmitter):
         if self.options["authorization"] is not None:
             self.authorize(self.options["authorization"])
 
-        self._server: Any = self.transformer.server(self)
-        self._ping_message: Any = None
-        self.resource: PrimusResource = PrimusResource(self)
+        self._server: Optional[ITransformerServer] = self.transformer.server(self)
+        self.resource: PrimusResource = PrimusResource(self, self._middleware, self._server)
         self._site: Optional[Site] = None
         #: The site Primus is attached to (or made by create_server), if any.
         self.site: Optional[Site] = site if isinstance(site, Site) else None
@@ -128,14 +148,38 @@ class Primus(EventEmitter):
         if plugins:
             self._add_configured_plugins(plugins)
 
-        self._delayed.append(self._reactor.callLater(0, self._initialised))
+        self._delayed.append(self.reactor.callLater(0, self._initialised))
+
+    # -- what a transformer may use (ITransformerHost) --------------------------
+
+    @property
+    def transport_options(self) -> dict[str, Any]:
+        """
+        A copy of the ``transport`` option: the transformer's own settings.
+        """
+        return dict(self.options["transport"])
+
+    @property
+    def compression(self) -> bool:
+        """
+        Whether clients may compress their messages (``compression``).
+        """
+        return bool(self.options["compression"])
+
+    def adopt_port(self, port: IListeningPort) -> None:
+        """
+        Stop listening on ``port`` when this server is destroyed with
+        ``close=True``, as with the ports :func:`~primus_tx.create_server`
+        opens.
+        """
+        self._ports.append(port)
 
     # -- attaching ------------------------------------------------------------
 
     def _attach(self, site: Any) -> None:
         if isinstance(site, Site):
             self._site = site
-            self._site_root = SiteRoot(site.resource, self)
+            self._site_root = SiteRoot(site.resource, self.pathname, self.resource)
             site.resource = self._site_root
         elif IResource.providedBy(site):
             segments = self.pathname.strip("/").split("/")
@@ -212,11 +256,11 @@ class Primus(EventEmitter):
         if self._closed:
             connection.close(True)
             return None
-        spark = Spark(self, connection, **spark_options)
+        spark = Spark(self._sparks, connection, **spark_options)
         self.connections[spark.id] = spark
         if self._heartbeat is None and self.options["ping_interval"]:
             self._heartbeat = LoopingCall(self._sweep)
-            self._heartbeat.clock = self._reactor
+            self._heartbeat.clock = self.reactor
             self._heartbeat.start(self.options["ping_interval"], now=False)
         try:
             pending = call_in_series(self._listeners("connection"), spark)
@@ -329,7 +373,10 @@ class Primus(EventEmitter):
             return self
         if not message:
             return self
-        prepared = self._server.prepare(message)
+        server = self._server
+        if server is None:
+            return self
+        prepared = server.prepare(message)
         for spark in list(self.connections.values()):
             spark._connection.sendPrepared(prepared)
         return self
@@ -341,8 +388,11 @@ class Primus(EventEmitter):
         One heartbeat tick for every spark: the ping is encoded and framed
         once, and a spark that did not answer the previous ping is ended.
         """
-        now = int(self._reactor.seconds() * 1000)
-        self._ping_message = self._server.prepare(self._encode(f"primus::ping::{now}"))
+        now = int(self.reactor.seconds() * 1000)
+        server = self._server
+        if server is None:  # pragma: no cover - the heartbeat stops first
+            return
+        self._sparks.ping = server.prepare(self._encode(f"primus::ping::{now}"))
         for spark in list(self.connections.values()):
             try:
                 spark.heartbeat()
@@ -507,7 +557,7 @@ class Primus(EventEmitter):
             pathname=self.pathname,
             plugin=dict(self._plugins),
             authorization=self.auth is not None,
-            ping_timeout=self.options["ping_interval"] * 1.5 if self.options["ping_interval"] else False,
+            ping_timeout=client_ping_timeout(self.options["ping_interval"]),
         )
 
     @staticmethod
@@ -547,7 +597,7 @@ class Primus(EventEmitter):
         self._heartbeat = None
         options = {"close": close or reconnect, "reconnect": reconnect, "timeout": timeout}
         if timeout:
-            self._delayed.append(self._reactor.callLater(timeout, self._shut_down, options))
+            self._delayed.append(self.reactor.callLater(timeout, self._shut_down, options))
         else:
             self._shut_down(options)
         return waiter
@@ -565,7 +615,7 @@ class Primus(EventEmitter):
                 self.log.failure("ending spark {spark} failed", spark=spark.id)
             if when_closed is not None:
                 stopping.append(
-                    when_closed().addTimeout(CLOSE_GRACE, self._reactor).addErrback(lambda _: None)
+                    when_closed().addTimeout(CLOSE_GRACE, self.reactor).addErrback(lambda _: None)
                 )
         self._detach()
         if options["close"]:
@@ -584,6 +634,7 @@ class Primus(EventEmitter):
             if call.active():
                 call.cancel()
         self._delayed = []
+        self.resource.close()
         if self._server is not None:
             self._server.close()
         self._server = None

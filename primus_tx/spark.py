@@ -20,26 +20,22 @@ has emptied, as with a Node stream.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from primus_tx._address import Address, forwarded
 from primus_tx._errors import ParserError, PrimusError
 from primus_tx._events import EventEmitter
 from primus_tx._http import headers_of
+from primus_tx._lane import Lane
 from primus_tx._query import QueryValue
-from primus_tx._transforms import DROPPED, Packet, run_transforms
+from primus_tx._transforms import Transform
 from primus_tx.interfaces import IConnection, IConnectionHandler
 
-if TYPE_CHECKING:
-    from primus_tx.server import Primus
-
-__all__ = ["Spark"]
+__all__ = ["Spark", "SparkContext"]
 
 _PROTOCOL_PREFIX = "primus::"
 _PONG = "primus::pong::"
@@ -57,6 +53,68 @@ def _is_reserved(event: str) -> bool:
         or event.startswith("incoming::")
         or event.startswith("outgoing::")
     )
+
+
+class SparkContext:
+    """
+    A spark's view of its server: everything a spark uses of it, handed
+    over once by the server instead of read from its private attributes.
+
+    One per server, shared by all its sparks; the server keeps it current
+    (``ping`` changes with every heartbeat tick, the transform lists grow
+    in place).  The codec's methods are bound once here, so a message costs
+    one attribute lookup more than a local call, as before.
+
+    :ivar server: the server itself, for ``spark.primus`` and its public
+        ``whitelist``.
+    :ivar decode: the parser's ``decode``.
+    :ivar encode: the parser's ``encode``.
+    :ivar incoming: the incoming transforms (the server's own list).
+    :ivar outgoing: the outgoing transforms (the server's own list).
+    :ivar reactor: the server's reactor.
+    :ivar log_error: ``log_error(error, spark)`` reports on the server.
+    :ivar make_id: ``make_id(transport_id)`` gives a new spark its id.
+    :ivar ended: ``ended(spark)`` tells the server a spark has ended.
+    :ivar ping: the heartbeat ping of the current tick, framed by the
+        transformer (``prepare``) for ``sendPrepared``.
+    """
+
+    __slots__ = (
+        "decode",
+        "encode",
+        "ended",
+        "incoming",
+        "log_error",
+        "make_id",
+        "outgoing",
+        "ping",
+        "reactor",
+        "server",
+    )
+
+    def __init__(
+        self,
+        *,
+        server: Any,
+        decode: Callable[[Union[str, bytes]], Any],
+        encode: Callable[[Any], Union[str, bytes]],
+        incoming: list[Transform],
+        outgoing: list[Transform],
+        reactor: Any,
+        log_error: Callable[..., None],
+        make_id: Callable[[Optional[str]], str],
+        ended: Callable[[Spark], None],
+    ) -> None:
+        self.server = server
+        self.decode = decode
+        self.encode = encode
+        self.incoming = incoming
+        self.outgoing = outgoing
+        self.reactor = reactor
+        self.log_error = log_error
+        self.make_id = make_id
+        self.ended = ended
+        self.ping: Any = None
 
 
 @implementer(IConnectionHandler, IPushProducer, IConsumer)
@@ -85,7 +143,7 @@ class Spark(EventEmitter):
 
     def __init__(
         self,
-        primus: Primus,
+        context: SparkContext,
         connection: IConnection,
         *,
         headers: Optional[dict[str, str]] = None,
@@ -95,7 +153,7 @@ class Spark(EventEmitter):
         socket: Any = None,
         id: Optional[str] = None,
     ) -> None:
-        self.primus = primus
+        self._context = context
         self._connection = connection
         self._headers = headers
         self.query = query
@@ -103,15 +161,14 @@ class Spark(EventEmitter):
         self.socket = socket
         self._peer = peer
         self._address: Optional[Address] = None
-        self.id = primus._make_id(id)
+        self.id = context.make_id(id)
         self.ready_state = Spark.OPEN
         self.alive = True
         # Messages that arrive while the "connection" listeners still run.
         self._queue: Optional[list[Any]] = []
-        # Incoming messages waiting behind an asynchronous transform.
-        self._incoming_backlog: Optional[deque[Any]] = None
-        # Writes waiting behind an asynchronous outgoing transform.
-        self._outgoing_backlog: Optional[deque[Any]] = None
+        # The transform lanes, made once the server has transforms.
+        self._in: Optional[Lane] = None
+        self._out: Optional[Lane] = None
         self._writing_paused = False
         self._producer: Any = None
         self._producer_streaming = False
@@ -119,6 +176,13 @@ class Spark(EventEmitter):
         self._pull_call: Optional[IDelayedCall] = None
 
     # -- identity ---------------------------------------------------------
+
+    @property
+    def primus(self) -> Any:
+        """
+        The server this spark belongs to.
+        """
+        return self._context.server
 
     @property
     def headers(self) -> dict[str, str]:
@@ -152,7 +216,9 @@ class Spark(EventEmitter):
                 self._address = known
             else:
                 ip, port, secure = self._peer
-                self._address = forwarded(ip, port, secure, self.headers, self.primus.whitelist)
+                self._address = forwarded(
+                    ip, port, secure, self.headers, self._context.server.whitelist
+                )
         return self._address
 
     @property
@@ -205,7 +271,7 @@ class Spark(EventEmitter):
                 self.emit("error", error)
             except Exception:
                 self.log.failure("error listener of spark {spark} raised", spark=self.id)
-        self.primus._log_error(error, self)
+        self._context.log_error(error, self)
 
     def _safely(self, event: str, *args: Any) -> None:
         """
@@ -216,7 +282,7 @@ class Spark(EventEmitter):
             self.emit(event, *args)
         except Exception as error:
             self.log.failure("{event!r} listener of spark {spark} raised", event=event, spark=self.id)
-            self.primus._log_error(error, self)
+            self._context.log_error(error, self)
 
     # -- incoming ---------------------------------------------------------
 
@@ -226,19 +292,20 @@ class Spark(EventEmitter):
         """
         if self.ready_state != Spark.OPEN:
             return
+        context = self._context
         try:
-            data = self.primus._decode(message)
+            data = context.decode(message)
         except Exception as error:
             self._report(ParserError(f"Failed to decode incoming data: {error}"))
             return
         if type(data) is str and data.startswith(_PROTOCOL_PREFIX) and self._protocol(data):
             return
-        if self._incoming_backlog is not None:
-            self._incoming_backlog.append((data, message))
-            return
-        transforms = self.primus._incoming
-        if transforms:
-            self._transform_incoming(transforms, data, message)
+        lane = self._in
+        if lane is not None:
+            lane.push(data, message)
+        elif context.incoming:
+            self._in = self._lane(context.incoming, self._deliver)
+            self._in.push(data, message)
         elif self._queue is None:
             self._safely("data", data)
         else:
@@ -254,41 +321,16 @@ class Spark(EventEmitter):
             return True
         return False
 
-    def _transform_incoming(self, transforms: Any, data: Any, raw: Any) -> None:
-        try:
-            result = run_transforms(transforms, Packet(data, raw, self))
-        except Exception as error:
-            self._report(error)
-            return
-        if result is DROPPED:
-            return
-        if isinstance(result, Packet):
-            self._deliver(result.data)
-            return
-        # An asynchronous transform: later messages wait behind this one so
-        # the application sees them in the order they arrived.
-        self._incoming_backlog = deque()
-        result.addCallbacks(self._incoming_transformed, self._incoming_transform_failed)
+    def _lane(self, transforms: list[Transform], deliver: Callable[[Any], None]) -> Lane:
+        """
+        A transform lane for one direction: messages behind an asynchronous
+        transform wait, so the application sees incoming messages, and the
+        client receives writes, in their order.
+        """
+        return Lane(transforms, self, deliver, self._report, self._is_open)
 
-    def _incoming_transformed(self, result: Any) -> None:
-        if result is not DROPPED:
-            self._deliver(result.data)
-        self._drain_incoming_backlog()
-
-    def _incoming_transform_failed(self, failure: Failure) -> None:
-        self._report(failure.value)  # type: ignore[arg-type]
-        self._drain_incoming_backlog()
-
-    def _drain_incoming_backlog(self) -> None:
-        backlog, self._incoming_backlog = self._incoming_backlog, None
-        while backlog:
-            data, raw = backlog.popleft()
-            if self.ready_state != Spark.OPEN:
-                return
-            self._transform_incoming(self.primus._incoming, data, raw)
-            if self._incoming_backlog is not None:
-                self._incoming_backlog.extend(backlog)
-                return
+    def _is_open(self) -> bool:
+        return self.ready_state == Spark.OPEN
 
     def _deliver(self, data: Any) -> None:
         if self._queue is None:
@@ -328,54 +370,23 @@ class Spark(EventEmitter):
         """
         if self.ready_state != Spark.OPEN:
             return False
-        if self._outgoing_backlog is not None:
-            self._outgoing_backlog.append(data)
-            return not self._writing_paused
-        transforms = self.primus._outgoing
-        if transforms:
-            self._transform_outgoing(transforms, data)
+        lane = self._out
+        if lane is not None:
+            lane.push(data)
+        elif self._context.outgoing:
+            self._out = self._lane(self._context.outgoing, self._send_while_open)
+            self._out.push(data)
         else:
             self._send(data)
         return not self._writing_paused
 
-    def _transform_outgoing(self, transforms: Any, data: Any) -> None:
-        try:
-            result = run_transforms(transforms, Packet(data, None, self))
-        except Exception as error:
-            self._report(error)
-            return
-        if result is DROPPED:
-            return
-        if isinstance(result, Packet):
-            self._send(result.data)
-            return
-        # An asynchronous transform: later writes wait behind this one so
-        # the client receives them in the order they were written.
-        self._outgoing_backlog = deque()
-        result.addCallbacks(self._outgoing_transformed, self._outgoing_transform_failed)
-
-    def _outgoing_transformed(self, result: Any) -> None:
-        if result is not DROPPED and self.ready_state == Spark.OPEN:
-            self._send(result.data)
-        self._drain_outgoing_backlog()
-
-    def _outgoing_transform_failed(self, failure: Failure) -> None:
-        self._report(failure.value)  # type: ignore[arg-type]
-        self._drain_outgoing_backlog()
-
-    def _drain_outgoing_backlog(self) -> None:
-        backlog, self._outgoing_backlog = self._outgoing_backlog, None
-        while backlog:
-            if self.ready_state != Spark.OPEN:
-                return
-            self._transform_outgoing(self.primus._outgoing, backlog.popleft())
-            if self._outgoing_backlog is not None:
-                self._outgoing_backlog.extend(backlog)
-                return
+    def _send_while_open(self, data: Any) -> None:
+        if self.ready_state == Spark.OPEN:
+            self._send(data)
 
     def _send(self, data: Any) -> None:
         try:
-            message = self.primus._encode(data)
+            message = self._context.encode(data)
         except Exception as error:
             self._report(ParserError(f"Failed to encode outgoing data: {error}"))
             return
@@ -398,7 +409,7 @@ class Spark(EventEmitter):
             self.end(reconnect=True)
             return
         self.alive = False
-        self._connection.sendPrepared(self.primus._ping_message)
+        self._connection.sendPrepared(self._context.ping)
 
     def end(self, data: Any = None, reconnect: bool = False) -> None:
         """
@@ -426,7 +437,7 @@ class Spark(EventEmitter):
         except Exception:
             self.log.failure("closing the connection of spark {spark} failed", spark=self.id)
         self._stop_producer()
-        self.primus._spark_ended(self)
+        self._context.ended(self)
         self._safely("end")
 
     # -- the transport tells us -------------------------------------------
@@ -532,7 +543,7 @@ class Spark(EventEmitter):
 
     def _schedule_pull(self) -> None:
         if self._pull_call is None:
-            self._pull_call = self.primus._reactor.callLater(0, self._pull)
+            self._pull_call = self._context.reactor.callLater(0, self._pull)
 
     def _pull(self) -> None:
         """

@@ -21,6 +21,8 @@ from twisted.application.service import MultiService, Service
 from twisted.logger import Logger
 from twisted.python import usage
 
+from primus_tx._defaults import MAX_LENGTH, PARSER, PATHNAME, PING_INTERVAL, TRANSFORMER
+
 __all__ = ["Options", "PrimusService", "makeService"]
 
 _FALLBACK_PAGE = (
@@ -97,11 +99,11 @@ class Options(usage.Options):
     )
 
     optParameters = [
-        ["pathname", None, "/primus", "The URL path Primus answers under."],
-        ["transformer", None, "websockets", "The real-time transport."],
-        ["parser", None, "json", "The message encoding."],
-        ["ping-interval", None, 30.0, "Seconds between heartbeat pings (0 disables).", _seconds],
-        ["max-length", None, 10485760, "Largest message a client may send, in bytes.", _bytes],
+        ["pathname", None, PATHNAME, "The URL path Primus answers under."],
+        ["transformer", None, TRANSFORMER, "The real-time transport."],
+        ["parser", None, PARSER, "The message encoding."],
+        ["ping-interval", None, PING_INTERVAL, "Seconds between heartbeat pings (0 disables).", _seconds],
+        ["max-length", None, MAX_LENGTH, "Largest message a client may send, in bytes.", _bytes],
         ["app", None, None, "module:callable called with the Primus server (your application)."],
         ["static", None, None, "A directory of your own files to serve at /."],
     ]

@@ -52,7 +52,7 @@ async def test_an_expected_failure_type_can_be_allowed(reactor):
 async def test_a_primus_timer_left_after_destroy_is_caught(reactor):
     with pytest.raises(AssertionError, match="Primus left DelayedCalls"):
         async with hostile_server(reactor) as h:
-            h.primus._reactor.callLater(30, h.primus._sweep)
+            h.primus.reactor.callLater(30, h.primus._sweep)
 
 
 @pytest_twisted.ensureDeferred

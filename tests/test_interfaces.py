@@ -80,7 +80,7 @@ def test_resources() -> None:
     assert isinstance(primus.resource, PrimusResource)
     from twisted.web.resource import Resource
 
-    assert verifyObject(IResource, SiteRoot(Resource(), primus))
+    assert verifyObject(IResource, SiteRoot(Resource(), primus.pathname, primus.resource))
 
 
 def test_the_fakes_provide_what_they_stand_for() -> None:

@@ -32,6 +32,8 @@ PUBLIC = {
         "create_server",
     ],
     "primus_tx.interfaces": [
+        "IClientTransport",
+        "IClientTransportHandler",
         "IConnection",
         "IConnectionHandler",
         "INamedParser",
@@ -39,6 +41,8 @@ PUBLIC = {
         "IParser",
         "IPrimusPlugin",
         "ITransformer",
+        "ITransformerHost",
+        "ITransformerServer",
     ],
     "primus_tx.client": [
         "CLOSED",

@@ -19,9 +19,9 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from primus_tx.client._interfaces import IClientTransport, IClientTransportHandler
 from primus_tx.client._recovery import Attempt, ReconnectFailed, ReconnectTimeout, Recovery
 from primus_tx.client._socket import CLOSED, OPEN, OPENING, ConnectionFailed, Socket, create_socket
+from primus_tx.interfaces import IClientTransport, IClientTransportHandler
 
 __all__ = [
     "CLOSED",

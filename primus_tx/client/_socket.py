@@ -6,7 +6,7 @@ Everything Primus's ``primus.js`` decides lives here (ready states, the
 event orders of docs/protocol/primus.rst, "Client events and their orders",
 buffering, the connect and heartbeat timers, reconnect strategies and the
 back-off); transports only move messages (see
-:mod:`primus_tx.client._interfaces`), parsers only encode.  Every timer is
+:class:`~primus_tx.interfaces.IClientTransport`), parsers only encode.  Every timer is
 an ``IDelayedCall`` on the injected reactor and is cancelled on every exit
 path, so a test on a ``Clock`` sees nothing left after ``end()``.
 """
@@ -24,13 +24,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from primus_tx._errors import ParserError, PrimusError
+from primus_tx._defaults import CONNECT_TIMEOUT, PARSER, PATHNAME, PING_TIMEOUT, TRANSFORMER
+from primus_tx._errors import ConnectionFailed, ParserError, PrimusError
 from primus_tx._events import EventEmitter, as_deferred
-from primus_tx._transforms import DROPPED, Packet, run_transforms
-from primus_tx.client._interfaces import IClientTransportHandler
+from primus_tx._lane import Lane
+from primus_tx._transforms import Packet
 from primus_tx.client._iteration import DataIterator
 from primus_tx.client._recovery import Attempt, Recovery
 from primus_tx.client._url import Yeast, assemble, parse_query, split_url, stringify_query
+from primus_tx.interfaces import IClientTransportHandler
 
 __all__ = ["ConnectionFailed", "Socket", "create_socket"]
 
@@ -77,19 +79,6 @@ _OPTIONS = frozenset(
         "websockets",
     )
 )
-
-
-class ConnectionFailed(PrimusError):
-    """
-    The socket ended before it could open (``Socket.connect``), or a
-    transport could not connect.
-
-    :ivar reason: the last error seen while connecting, if any.
-    """
-
-    def __init__(self, message: str, reason: Optional[BaseException] = None) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 def _strategy(value: Any, authorization: bool) -> str:
@@ -188,11 +177,11 @@ class Socket(EventEmitter):
 
     #: Option defaults; :func:`create_socket` makes subclasses with their own.
     _defaults: dict[str, Any] = {
-        "transformer": "websockets",
-        "parser": "json",
-        "pathname": "/primus",
+        "transformer": TRANSFORMER,
+        "parser": PARSER,
+        "pathname": PATHNAME,
         "plugin": None,
-        "ping_timeout": 45.0,
+        "ping_timeout": PING_TIMEOUT,
         "authorization": False,
     }
 
@@ -224,12 +213,12 @@ class Socket(EventEmitter):
         self.transformer = find_transformer(merged["transformer"])
         self.parser = find_parser(merged["parser"])
         self._transport_class: Any = self.transformer.client()
-        pathname = merged["pathname"] or "/primus"
+        pathname = merged["pathname"] or PATHNAME
         self.pathname = "/" + str(pathname).strip("/")
 
         self.url = url
         self._url_parts = split_url(url)
-        self.timeout = _seconds("timeout", merged.get("timeout", 10.0))
+        self.timeout = _seconds("timeout", merged.get("timeout", CONNECT_TIMEOUT))
         self.ping_timeout = _seconds("ping_timeout", merged.get("ping_timeout"))
         self.strategy = _strategy(merged.get("strategy", ()), bool(merged.get("authorization")))
         queue_size = merged.get("queue_size")
@@ -264,7 +253,9 @@ class Socket(EventEmitter):
         self._timers: dict[str, IDelayedCall] = {}
         self._incoming: list[Callable[..., Any]] = []
         self._outgoing: list[Callable[..., Any]] = []
-        self._incoming_backlog: Optional[deque[Any]] = None
+        # The transform lanes, made with the first transform.
+        self._in: Optional[Lane] = None
+        self._out: Optional[Lane] = None
         self._yeast = Yeast(self._reactor.seconds)
         self._ended = False
         self._destroyed = False
@@ -505,10 +496,14 @@ class Socket(EventEmitter):
             return
         if type(data) is str and data.startswith("primus::") and self._protocol(data):
             return
-        if self._incoming_backlog is not None:
-            self._incoming_backlog.append((data, raw))
-            return
-        self._transform_incoming(data, raw)
+        lane = self._in
+        if lane is not None:
+            lane.push(data, raw)
+        elif self._incoming:
+            self._in = Lane(self._incoming, self, self._emit_data, self._emit_error)
+            self._in.push(data, raw)
+        else:
+            self.emit("data", data)
 
     def _protocol(self, message: str) -> bool:
         index = message.find(":", 8)
@@ -537,42 +532,11 @@ class Socket(EventEmitter):
         self.emit("outgoing::pong", time)
         self._write(f"primus::pong::{time}")
 
-    def _transform_incoming(self, data: Any, raw: Any) -> None:
-        if not self._incoming:
-            self.emit("data", data)
-            return
-        try:
-            result = run_transforms(self._incoming, Packet(data, raw, self))
-        except Exception as error:
-            self.emit("error", error)
-            return
-        if result is DROPPED:
-            return
-        if isinstance(result, Packet):
-            self.emit("data", result.data)
-            return
-        # Asynchronous: later messages wait so they arrive in order.
-        self._incoming_backlog = deque()
-        result.addCallbacks(self._incoming_transformed, self._incoming_transform_failed,
-                            callbackArgs=(raw,))
+    def _emit_data(self, data: Any) -> None:
+        self._guarded(self.emit, "data", data)
 
-    def _incoming_transformed(self, result: Any, raw: Any) -> None:
-        if result is not DROPPED:
-            self._guarded(self.emit, "data", result.data)
-        self._drain_backlog()
-
-    def _incoming_transform_failed(self, failure: Failure) -> None:
-        self._guarded(self.emit, "error", failure.value)
-        self._drain_backlog()
-
-    def _drain_backlog(self) -> None:
-        backlog, self._incoming_backlog = self._incoming_backlog, None
-        while backlog:
-            data, raw = backlog.popleft()
-            self._guarded(self._transform_incoming, data, raw)
-            if self._incoming_backlog is not None:
-                self._incoming_backlog.extend(backlog)
-                return
+    def _emit_error(self, error: BaseException) -> None:
+        self._guarded(self.emit, "error", error)
 
     def _incoming_error(self, error: BaseException) -> None:
         self._last_error = error
@@ -666,23 +630,22 @@ class Socket(EventEmitter):
         Send ``data`` through the outgoing transforms and the parser;
         buffered (at most ``queue_size`` messages, oldest dropped) until the
         socket is open.  Always returns ``True``, as Primus does.
+
+        Writes keep their order: one written after a message held by an
+        asynchronous outgoing transform waits behind it, as on a spark.
         """
-        if not self._outgoing:
+        lane = self._out
+        if lane is not None:
+            lane.push(data)
+        elif self._outgoing:
+            self._out = Lane(self._outgoing, self, self._write_guarded, self._emit_error)
+            self._out.push(data)
+        else:
             self._write(data)
-            return True
-        try:
-            result = run_transforms(self._outgoing, Packet(data, None, self))
-        except Exception as error:
-            self.emit("error", error)
-            return True
-        if isinstance(result, Packet):
-            self._write(result.data)
-        elif result is not DROPPED:
-            result.addCallbacks(
-                lambda r: None if r is DROPPED else self._guarded(self._write, r.data),
-                lambda f: self._guarded(self.emit, "error", f.value),
-            )
         return True
+
+    def _write_guarded(self, data: Any) -> None:
+        self._guarded(self._write, data)
 
     def _write(self, data: Any) -> bool:
         if self.ready_state != OPEN or self._transport is None:

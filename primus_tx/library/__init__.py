@@ -15,11 +15,12 @@ configuration at all, as with Primus.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+from primus_tx._defaults import client_ping_timeout_ms
 from primus_tx._errors import PrimusError
+from primus_tx._version import PRIMUS_VERSION
 
 __all__ = ["CORE_SOURCES", "build_library", "default_ping_timeout"]
 
@@ -74,18 +75,9 @@ def _text_of(owner: Any, attribute: str) -> str:
     return value
 
 
-def default_ping_timeout(ping_interval: float) -> Any:
-    """
-    The client's default ``pingTimeout`` in milliseconds for a server
-    pinging every ``ping_interval`` seconds: one and a half intervals
-    (rounded as JavaScript's ``Math.round`` does), so one late ping is
-    forgiven; ``False`` when the server does not ping, since silence then
-    means nothing.
-    """
-    if not ping_interval:
-        return False
-    interval_ms = math.floor(ping_interval * 1000 + 0.5)
-    return interval_ms + math.floor(interval_ms / 2 + 0.5)
+#: The client's default ``pingTimeout`` in milliseconds for a server pinging
+#: every ``ping_interval`` seconds (the rule lives in :mod:`primus_tx._defaults`).
+default_ping_timeout = client_ping_timeout_ms
 
 
 def build_library(primus: Any) -> str:
@@ -99,8 +91,6 @@ def build_library(primus: Any) -> str:
         global named ``primus.options["global_name"]`` (and as a CommonJS or
         AMD export where those exist).
     """
-    from primus_tx.server import PRIMUS_VERSION
-
     options = primus.options
     name = options.get("global_name") or "Primus"
     transport = _text_of(primus.transformer, "library")

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 
 from primus_tx._errors import AuthorizationError, PrimusError
 from primus_tx._events import as_deferred, is_awaitable
-from primus_tx._http import reason
+from primus_tx._http import is_gone, reason
 from primus_tx._json import dumps_compact
 
 __all__ = ["Layer", "MiddlewareStack", "respond_with_error"]
@@ -160,7 +160,7 @@ class MiddlewareStack:
     def _resume(self, result: Any, request: Any, upgrade: bool, start: int) -> Any:
         if result is True or request.finished:
             return True
-        if getattr(request, "_primus_gone", False):
+        if is_gone(request):
             return True
         return self.run(request, upgrade, start)
 
@@ -175,7 +175,7 @@ def respond_with_error(request: Any, error: BaseException, upgrade: bool) -> Non
     Primus answers a failing layer; an upgrade gets a real HTTP response too,
     and its connection is closed after it.
     """
-    if request.finished or getattr(request, "_primus_gone", False):
+    if request.finished or is_gone(request):
         return
     if isinstance(error, AuthorizationError):
         status = error.status

@@ -301,12 +301,14 @@ def test_outgoing_transform_rewrites_and_drops() -> None:
     h.socket.end()
 
 
-def test_incoming_transforms_async_keep_order() -> None:
-    h = Harness()
-    t = h.open()
+def _holding() -> tuple[Any, list[Deferred[None]]]:
+    """
+    A transform that holds ``"first"`` until its Deferred fires, drops
+    ``"drop"`` and marks everything else with ``"!"``.
+    """
     pending: list[Deferred[None]] = []
 
-    def slow(packet: Packet) -> Any:
+    def transform(packet: Packet) -> Any:
         if packet.data == "first":
             d: Deferred[None] = Deferred()
             pending.append(d)
@@ -316,6 +318,13 @@ def test_incoming_transforms_async_keep_order() -> None:
         packet.data = packet.data + "!"
         return None
 
+    return transform, pending
+
+
+def test_incoming_transforms_async_keep_order() -> None:
+    h = Harness()
+    t = h.open()
+    slow, pending = _holding()
     h.socket.transform("incoming", slow)
     h.names()
     t.receive("first")
@@ -324,6 +333,39 @@ def test_incoming_transforms_async_keep_order() -> None:
     assert h.events == []
     pending[0].callback(None)
     assert [args[0] for _, args in h.events] == ["first", "second!"]
+    h.socket.end()
+
+
+def test_outgoing_async_transform_keeps_write_order() -> None:
+    # The spark's rule, by the same lane: a write waits behind a message an
+    # asynchronous outgoing transform still holds.
+    h = Harness()
+    t = h.open()
+    slow, pending = _holding()
+    h.socket.transform("outgoing", slow)
+    assert h.socket.write("first") is True
+    h.socket.write("drop")
+    h.socket.write("second")
+    assert t.sent == []
+    pending[0].callback(None)
+    assert t.sent == ['"first"', '"second!"']
+    h.socket.write("third")
+    assert t.sent[-1] == '"third!"'
+    h.socket.end()
+
+
+def test_outgoing_async_transform_failure_is_an_error_and_the_rest_follow() -> None:
+    h = Harness()
+    t = h.open()
+    errors: list[BaseException] = []
+    h.socket.on("error", errors.append)
+    slow, pending = _holding()
+    h.socket.transform("outgoing", slow)
+    h.socket.write("first")
+    h.socket.write("second")
+    pending[0].errback(ValueError("nope"))
+    assert [str(e) for e in errors] == ["nope"]
+    assert t.sent == ['"second!"']
     h.socket.end()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from primus_tx.interfaces import INamedTransformer
+from primus_tx.interfaces import INamedTransformer, ITransformerHost, ITransformerServer
 
 __all__ = ["EngineIO", "transformer"]
 
@@ -27,10 +27,10 @@ class EngineIO:
 
     name = "engine.io"
 
-    def server(self, primus: Any) -> Any:
+    def server(self, host: ITransformerHost) -> ITransformerServer:
         from primus_tx.transformers.engineio.server import EngineIOServer
 
-        return EngineIOServer(primus)
+        return EngineIOServer(host)
 
     def client(self) -> Any:
         from primus_tx.transformers.engineio.client import EngineIOClientTransport

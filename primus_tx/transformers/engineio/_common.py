@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 from base64 import b64encode
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
-from twisted.python.failure import Failure
 
 from primus_tx._errors import PrimusError
+from primus_tx._http import answer
+from primus_tx.transformers._shared import HIGH_WATER, LOW_WATER
 
 _OPEN_WS = WebSocketServerProtocol.STATE_OPEN
 
@@ -30,8 +31,8 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     "max_payload": None,  # Primus's max_length
     "upgrade_timeout": 10.0,
     "close_timeout": 30.0,
-    "high_water": 65536,
-    "low_water": 16384,
+    "high_water": HIGH_WATER,
+    "low_water": LOW_WATER,
     "websocket": True,
 }
 
@@ -69,27 +70,10 @@ def _json_error(request: Any, error: tuple[int, int, str]) -> None:
 
 
 def _respond(request: Any, status: int, body: bytes, content_type: Optional[bytes]) -> None:
-    if request.finished or getattr(request, "_primus_gone", False) or getattr(request, "_eio_gone", False):
-        return
-    request.setResponseCode(status)
-    if content_type is not None:
-        request.setHeader(b"content-type", content_type)
-    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
+    """
+    :func:`~primus_tx._http.answer`, not cached unless the route said
+    otherwise (the reference server's rule).
+    """
     if not request.responseHeaders.hasHeader(b"cache-control"):
         request.setHeader(b"cache-control", b"no-store")
-    if body:
-        request.write(body)
-    request.finish()
-
-
-def _watch(request: Any, on_gone: Callable[[Any], None]) -> None:
-    """
-    Call ``on_gone(request)`` when the client drops ``request`` before it
-    is answered (twisted.web raises if such a request is finished).
-    """
-
-    def gone(failure: Failure) -> None:
-        request._eio_gone = True
-        on_gone(request)
-
-    request.notifyFinish().addErrback(gone)
+    answer(request, status, body, content_type)

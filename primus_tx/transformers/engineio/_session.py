@@ -12,14 +12,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from primus_tx._http import watch_gone
 from primus_tx.interfaces import IConnection
+from primus_tx.transformers._shared import check_water
 from primus_tx.transformers.engineio._common import (
     _OPEN_WS,
     _UPGRADE_NOOP_DELAY,
     MAX_PACKETS_PER_POLL,
     EngineIOError,
     _respond,
-    _watch,
 )
 from primus_tx.transformers.engineio._packets import (
     CLOSE,
@@ -199,16 +200,12 @@ class Session:
 
     def _check_water(self) -> None:
         spark = self.spark
-        if spark is None or self.state != "open":
+        if spark is None or self.state != "open" or self.transport != "polling":
             return
-        if self.transport != "polling":
-            return
-        if not self._writing_paused and self._buffered_bytes > self.server.high_water:
-            self._writing_paused = True
-            spark.pauseWriting()
-        elif self._writing_paused and self._buffered_bytes <= self.server.low_water:
-            self._writing_paused = False
-            spark.resumeWriting()
+        server = self.server
+        self._writing_paused = check_water(
+            self._writing_paused, self._buffered_bytes, server.high_water, server.low_water, spark
+        )
 
     # -- incoming ----------------------------------------------------------
 
@@ -248,7 +245,7 @@ class Session:
             self._failed(EngineIOError("overlapping polls from the client"))
             return
         self._poll = request
-        _watch(request, self._poll_gone)
+        watch_gone(request, self._poll_gone)
         if self._buffer:
             self._flush()
         elif self.upgrading:
@@ -299,7 +296,7 @@ class Session:
         request._eio_body = body
         if self._reading_paused:
             self._post = request
-            _watch(request, self._post_gone)
+            watch_gone(request, self._post_gone)
             return
         self._accept_post(request)
 

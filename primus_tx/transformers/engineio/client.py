@@ -28,8 +28,8 @@ from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool
 from zope.interface import implementer
 
-from primus_tx.client._interfaces import IClientTransport
-from primus_tx.client._socket import ConnectionFailed
+from primus_tx._errors import ConnectionFailed
+from primus_tx.interfaces import IClientTransport
 from primus_tx.transformers.engineio._packets import (
     CLOSE,
     MESSAGE,

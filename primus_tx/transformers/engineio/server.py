@@ -17,13 +17,15 @@ unmodified official clients depend on it.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import Any, Optional, Union
 
-from autobahn.twisted.websocket import WebSocketServerFactory
 from twisted.logger import Logger
+from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import headers_of, peer_of
+from primus_tx._options import reject_unknown
+from primus_tx.interfaces import ITransformerHost, ITransformerServer
+from primus_tx.transformers._shared import spark_options, websocket_factory
 from primus_tx.transformers._takeover import take_over
 from primus_tx.transformers.engineio._common import (
     _DEFAULT_OPTIONS,
@@ -45,12 +47,10 @@ from primus_tx.transformers.engineio._packets import (
 from primus_tx.transformers.engineio._session import Session
 from primus_tx.transformers.engineio._websocket import EngineIOWebSocketProtocol
 
-if TYPE_CHECKING:
-    from primus_tx.server import Primus
-
 __all__ = ["EngineIOError", "EngineIOServer", "Session"]
 
 
+@implementer(ITransformerServer)
 class EngineIOServer:
     """
     The server side of the ``engine.io`` transformer for one Primus.
@@ -65,16 +65,11 @@ class EngineIOServer:
 
     log = Logger()
 
-    def __init__(self, primus: Primus) -> None:
-        self.primus = primus
-        self._reactor: Any = primus._reactor
-        options = dict(primus.options.get("transport") or {})
-        unknown = sorted(set(options) - set(_DEFAULT_OPTIONS))
-        if unknown:
-            raise PrimusError(
-                f"Unknown engine.io transport option(s): {', '.join(unknown)}. "
-                f"Known options: {', '.join(sorted(_DEFAULT_OPTIONS))}"
-            )
+    def __init__(self, host: ITransformerHost) -> None:
+        self.host = host
+        self._reactor: Any = host.reactor
+        options = host.transport_options
+        reject_unknown(options, _DEFAULT_OPTIONS, "engine.io transport")
         merged = dict(_DEFAULT_OPTIONS)
         merged.update(options)
         for name in ("ping_interval", "ping_timeout", "upgrade_timeout", "close_timeout"):
@@ -83,7 +78,7 @@ class EngineIOServer:
                 raise PrimusError(f"engine.io {name} must be a number of seconds, not {value!r}")
         max_payload = merged["max_payload"]
         if max_payload is None:
-            max_payload = primus.max_length
+            max_payload = host.max_length
         if isinstance(max_payload, bool) or not isinstance(max_payload, int) or max_payload <= 0:
             raise PrimusError(f"engine.io max_payload must be a number of bytes, not {max_payload!r}")
         self.ping_interval: float = float(merged["ping_interval"])
@@ -97,17 +92,7 @@ class EngineIOServer:
         self.sessions: dict[str, Session] = {}
         self._closed = False
 
-        factory: Any = WebSocketServerFactory()
-        factory.protocol = EngineIOWebSocketProtocol
-        factory.setProtocolOptions(
-            maxMessagePayloadSize=max_payload,
-            maxFramePayloadSize=max_payload,
-            webStatus=False,
-            openHandshakeTimeout=10,
-            closeHandshakeTimeout=1,
-            failByDrop=False,
-        )
-        self.factory = factory
+        self.factory = websocket_factory(EngineIOWebSocketProtocol, max_payload)
 
     # -- sessions -----------------------------------------------------------
 
@@ -134,14 +119,8 @@ class EngineIOServer:
         return session
 
     def _connect(self, session: Session, request: Any) -> None:
-        spark = self.primus.connect_spark(
-            session,
-            headers=headers_of(request),
-            query=dict(request.query),
-            peer=peer_of(request),
-            request=request,
-            socket=session,
-            id=session.sid,
+        spark = self.host.connect_spark(
+            session, **spark_options(request, session, id=session.sid, copy_headers=True)
         )
         if session.state == "closed":
             return

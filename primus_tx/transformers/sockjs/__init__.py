@@ -27,7 +27,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from primus_tx.interfaces import INamedTransformer
+from primus_tx.interfaces import INamedTransformer, ITransformerHost, ITransformerServer
 
 __all__ = ["SockJS", "transformer"]
 
@@ -42,10 +42,10 @@ class SockJS:
 
     name = "sockjs"
 
-    def server(self, primus: Any) -> Any:
+    def server(self, host: ITransformerHost) -> ITransformerServer:
         from primus_tx.transformers.sockjs.server import SockJSServer
 
-        return SockJSServer(primus)
+        return SockJSServer(host)
 
     def client(self) -> Any:
         from primus_tx.transformers.sockjs.client import SockJSClientTransport

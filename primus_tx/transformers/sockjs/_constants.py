@@ -7,6 +7,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+# Characters waiting in an HTTP session's outbox past which ``spark.write``
+# returns ``False``; ``"drain"`` follows once it is back under LOW_WATER
+# (the marks every session transformer uses).
+from primus_tx.transformers._shared import HIGH_WATER, LOW_WATER  # noqa: F401
+
 #: The transport options and their defaults (durations in seconds).
 DEFAULT_OPTIONS: dict[str, Any] = {
     "websocket": True,
@@ -17,10 +22,6 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "sockjs_url": "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js",
 }
 
-#: Characters waiting in an HTTP session's outbox past which ``spark.write``
-#: returns ``False``; ``"drain"`` follows once it is back under LOW_WATER.
-HIGH_WATER = 64 * 1024
-LOW_WATER = 16 * 1024
 
 NO_CACHE = b"no-store, no-cache, no-transform, must-revalidate, max-age=0"
 ONE_YEAR = 31536000

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
+from primus_tx._http import watch_gone
 from primus_tx.transformers.sockjs._constants import _HTMLFILE_HEAD
 from primus_tx.transformers.sockjs._frames import _json
 from primus_tx.transformers.sockjs._responses import _finish, _no_cache
@@ -30,7 +31,7 @@ class _Receiver:
         self.written = 0
         self.done = False
         self.session: Optional[Session] = None
-        request.notifyFinish().addErrback(self._aborted)
+        watch_gone(request, self._aborted)
 
     def prelude(self) -> str:
         return ""
@@ -66,8 +67,7 @@ class _Receiver:
             self.done = True
             _finish(self.request)
 
-    def _aborted(self, failure: Any) -> None:
-        self.request._sockjs_gone = True
+    def _aborted(self, request: Any) -> None:
         if not self.done:
             self.done = True
             session = self.session

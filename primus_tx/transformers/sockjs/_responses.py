@@ -4,19 +4,16 @@ The HTTP answers the SockJS routes share: caching, CORS, errors.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from twisted.web.http import datetimeToString
 
+from primus_tx._http import answer, is_gone
 from primus_tx.transformers.sockjs._constants import CACHE_FOREVER, NO_CACHE, ONE_YEAR
 
 
-def _gone(request: Any) -> bool:
-    return bool(getattr(request, "_primus_gone", False) or getattr(request, "_sockjs_gone", False))
-
-
 def _finish(request: Any) -> None:
-    if not _gone(request) and not getattr(request, "finished", False):
+    if not is_gone(request) and not request.finished:
         request.finish()
 
 
@@ -50,16 +47,7 @@ def _cors(request: Any) -> None:
         request.responseHeaders.removeHeader(b"access-control-allow-headers")
 
 
-def _respond(
-    request: Any, code: int, body: bytes = b"", content_type: Optional[bytes] = None
-) -> None:
-    request.setResponseCode(code)
-    if content_type is not None:
-        request.setHeader(b"content-type", content_type)
-    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-    if body:
-        request.write(body)
-    _finish(request)
+_respond = answer
 
 
 def _not_found(request: Any) -> None:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from twisted.internet.interfaces import IDelayedCall
 from zope.interface import implementer
 
-from primus_tx._http import headers_of, peer_of
 from primus_tx.interfaces import IConnection
+from primus_tx.transformers._shared import check_water, spark_options
 from primus_tx.transformers.sockjs._constants import ANOTHER_CONNECTION, HIGH_WATER, LOW_WATER
 from primus_tx.transformers.sockjs._frames import _text, close_frame, message_frame
 from primus_tx.transformers.sockjs._receivers import _Receiver
@@ -79,13 +79,8 @@ class Session:
     def _open_spark(self) -> None:
         request = self._first_request
         self._first_request = None
-        self.spark = self.server.primus.connect_spark(
-            self,
-            headers=headers_of(request),
-            query=request.query,
-            peer=peer_of(request),
-            request=request,
-            socket=self,
+        self.spark = self.server.host.connect_spark(
+            self, **spark_options(request, self, copy_headers=True)
         )
 
     def _deliver(self, frame: str) -> None:
@@ -118,7 +113,7 @@ class Session:
                 messages, self._outbox = self._outbox, []
                 self._buffered = 0
                 self._deliver(message_frame(messages))
-                self._maybe_resume_writing()
+                self._check_water()
                 continue
             if self.close_frame is not None:
                 receiver = self.receiver
@@ -214,10 +209,7 @@ class Session:
         self._outbox.append(text)
         self._buffered += len(text)
         self._flush()
-        if self._buffered > HIGH_WATER and not self._writing_paused:
-            self._writing_paused = True
-            if self.spark is not None:
-                self.spark.pauseWriting()
+        self._check_water()
 
     def sendPrepared(self, prepared: Any) -> None:
         self.send(prepared)
@@ -255,11 +247,10 @@ class Session:
     def bufferedAmount(self) -> int:
         return self._buffered
 
-    def _maybe_resume_writing(self) -> None:
-        if self._writing_paused and self._buffered <= LOW_WATER:
-            self._writing_paused = False
-            if self.spark is not None:
-                self.spark.resumeWriting()
+    def _check_water(self) -> None:
+        self._writing_paused = check_water(
+            self._writing_paused, self._buffered, HIGH_WATER, LOW_WATER, self.spark
+        )
 
 
 # -- WebSocket sessions --------------------------------------------------------------

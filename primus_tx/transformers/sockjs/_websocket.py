@@ -11,9 +11,9 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from zope.interface import implementer
 
-from primus_tx._http import headers_of, peer_of
 from primus_tx.interfaces import IConnection
 from primus_tx.transformers._flow import TransportFlow
+from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers.sockjs._frames import _json, _text, close_frame, message_frame
 
 
@@ -32,14 +32,8 @@ class _WebSocketBase(TransportFlow, WebSocketServerProtocol):  # type: ignore[mi
         transport: Any = self.transport
         transport.registerProducer(self, True)
         self.opened()
-        request = self.http_request
-        self.spark = self.server.primus.connect_spark(
-            self,
-            headers=headers_of(request),
-            query=request.query,
-            peer=peer_of(request),
-            request=request,
-            socket=self,
+        self.spark = self.server.host.connect_spark(
+            self, **spark_options(self.http_request, self, copy_headers=True)
         )
 
     def opened(self) -> None:

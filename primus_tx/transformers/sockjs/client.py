@@ -34,8 +34,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from primus_tx.client._interfaces import IClientTransport
-from primus_tx.client._socket import ConnectionFailed
+from primus_tx._errors import ConnectionFailed, HandshakeError
+from primus_tx.interfaces import IClientTransport
 
 __all__ = ["SockJSClientTransport", "SockJSError", "parse_frame"]
 
@@ -209,8 +209,6 @@ class SockJSClientTransport:
 
     def _http_error(self, response: Any, url: str) -> Any:
         def fail(content: bytes) -> None:
-            from primus_tx.transformers.websockets.client import HandshakeError
-
             headers = {
                 k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
                 for k, v in response.headers.getAllRawHeaders()

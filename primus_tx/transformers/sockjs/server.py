@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qs
 
-from autobahn.twisted.websocket import WebSocketServerFactory
+from zope.interface import implementer
 
-from primus_tx._errors import PrimusError
+from primus_tx._options import reject_unknown
+from primus_tx.interfaces import ITransformerHost, ITransformerServer
+from primus_tx.transformers._shared import websocket_factory
 from primus_tx.transformers._takeover import take_over
 from primus_tx.transformers.sockjs._constants import (
     _CALLBACK,
@@ -64,10 +66,6 @@ from primus_tx.transformers.sockjs._responses import (
 from primus_tx.transformers.sockjs._session import Session
 from primus_tx.transformers.sockjs._websocket import RawWebSocketProtocol, SockJSWebSocketProtocol
 
-if TYPE_CHECKING:
-    from primus_tx.server import Primus
-
-
 __all__ = [
     "DEFAULT_OPTIONS",
     "HIGH_WATER",
@@ -81,19 +79,15 @@ __all__ = [
 ]
 
 
-def _options(primus: Any) -> dict[str, Any]:
-    given = dict(primus.options.get("transport") or {})
-    unknown = set(given) - set(DEFAULT_OPTIONS)
-    if unknown:
-        raise PrimusError(
-            f"Unknown sockjs transport option(s): {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(DEFAULT_OPTIONS))}"
-        )
+def _options(host: ITransformerHost) -> dict[str, Any]:
+    given = host.transport_options
+    reject_unknown(given, DEFAULT_OPTIONS, "sockjs transport")
     options = dict(DEFAULT_OPTIONS)
     options.update(given)
     return options
 
 
+@implementer(ITransformerServer)
 class SockJSServer:
     """
     The server side of the ``sockjs`` transformer for one Primus: routes
@@ -104,37 +98,23 @@ class SockJSServer:
     for this server.
     """
 
-    def __init__(self, primus: Primus) -> None:
-        self.primus = primus
-        self.reactor: Any = primus._reactor
-        options = _options(primus)
+    def __init__(self, host: ITransformerHost) -> None:
+        self.host = host
+        self.reactor: Any = host.reactor
+        options = _options(host)
         self.options = options
         self.websocket = bool(options["websocket"])
         self.cookie_needed = bool(options["cookie_needed"])
         self.heartbeat_delay = float(options["heartbeat_delay"])
         self.disconnect_delay = float(options["disconnect_delay"])
         self.response_limit = int(options["response_limit"])
-        self.prefix = primus.pathname.rstrip("/").encode("utf-8")
+        self.prefix = host.pathname.rstrip("/").encode("utf-8")
         self.sessions: dict[str, Session] = {}
         self._iframe = _IFRAME.format(url=options["sockjs_url"]).encode("utf-8")
         self._etag = b'"' + hashlib.md5(self._iframe).hexdigest().encode("ascii") + b'"'
-        primus.disable("cors")
-
-        def factory(protocol: type) -> Any:
-            made: Any = WebSocketServerFactory()
-            made.protocol = protocol
-            made.setProtocolOptions(
-                maxMessagePayloadSize=primus.max_length,
-                maxFramePayloadSize=primus.max_length,
-                webStatus=False,
-                openHandshakeTimeout=10,
-                closeHandshakeTimeout=1,
-                failByDrop=False,
-            )
-            return made
-
-        self._framed = factory(SockJSWebSocketProtocol)
-        self._raw = factory(RawWebSocketProtocol)
+        host.disable("cors")
+        self._framed = websocket_factory(SockJSWebSocketProtocol, host.max_length)
+        self._raw = websocket_factory(RawWebSocketProtocol, host.max_length)
 
     # -- routing ----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from zope.interface import implementer
 
-from primus_tx.interfaces import INamedTransformer
+from primus_tx.interfaces import INamedTransformer, ITransformerHost, ITransformerServer
 
 __all__ = ["WebSockets", "transformer"]
 
@@ -23,10 +23,10 @@ class WebSockets:
 
     name = "websockets"
 
-    def server(self, primus: Any) -> Any:
+    def server(self, host: ITransformerHost) -> ITransformerServer:
         from primus_tx.transformers.websockets.server import WebSocketsServer
 
-        return WebSocketsServer(primus)
+        return WebSocketsServer(host)
 
     def client(self) -> Any:
         from primus_tx.transformers.websockets.client import WebSocketsClientTransport

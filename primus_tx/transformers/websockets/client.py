@@ -25,35 +25,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from primus_tx.client._interfaces import IClientTransport
-from primus_tx.client._socket import ConnectionFailed
+from primus_tx._errors import ConnectionFailed, HandshakeError
+from primus_tx.interfaces import IClientTransport
 
 __all__ = ["HandshakeError", "WebSocketsClientTransport"]
 
 _OPEN = WebSocketClientProtocol.STATE_OPEN
-
-
-class HandshakeError(ConnectionFailed):
-    """
-    The server answered the WebSocket upgrade with something else than
-    ``101 Switching Protocols`` (an authorization refusal, a 404...).
-
-    :ivar status: the HTTP status code (``None`` when the answer was not HTTP).
-    :ivar headers: the response headers, lower-case names.
-    :ivar body: the response body, as far as it arrived.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        status: Optional[int] = None,
-        headers: Optional[dict[str, str]] = None,
-        body: bytes = b"",
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
-        self.body = body
 
 
 class _Protocol(WebSocketClientProtocol):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import inspect
 import struct
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket.compress import (
     PerMessageDeflateOffer,
     PerMessageDeflateOfferAccept,
@@ -25,13 +25,11 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import peer_of, respond
-from primus_tx.interfaces import IConnection
+from primus_tx._http import respond
+from primus_tx.interfaces import IConnection, ITransformerHost, ITransformerServer
 from primus_tx.transformers._flow import TransportFlow, write_now
+from primus_tx.transformers._shared import spark_options, websocket_factory
 from primus_tx.transformers._takeover import take_over
-
-if TYPE_CHECKING:
-    from primus_tx.server import Primus
 
 __all__ = ["WebSocketsServer"]
 
@@ -87,15 +85,7 @@ class PrimusWebSocketProtocol(TransportFlow, WebSocketServerProtocol):  # type: 
         # Our pause/resume, not the HTTP channel's (see _takeover).
         transport: Any = self.transport
         transport.registerProducer(self, True)
-        request = self.http_request
-        primus = self.factory.primus
-        self.spark = primus.connect_spark(
-            self,
-            query=request.query,
-            peer=peer_of(request),
-            request=request,
-            socket=self,
-        )
+        self.spark = self.factory.host.connect_spark(self, **spark_options(self.http_request, self))
         # The handshake is over: what Autobahn kept of it is garbage now
         # (the spark has the headers and the request).
         self.http_request = None
@@ -251,6 +241,7 @@ def _accept_deflate(offers: list[Any]) -> Optional[PerMessageDeflateOfferAccept]
     return None
 
 
+@implementer(ITransformerServer)
 class WebSocketsServer:
     """
     The server side of the ``websockets`` transformer for one Primus.
@@ -260,28 +251,18 @@ class WebSocketsServer:
     over what Primus sets.
     """
 
-    def __init__(self, primus: Primus) -> None:
-        self.primus = primus
-        factory: Any = WebSocketServerFactory()
-        factory.protocol = PrimusWebSocketProtocol
-        factory.primus = primus
-        options: dict[str, Any] = {
-            "maxMessagePayloadSize": primus.max_length,
-            "maxFramePayloadSize": primus.max_length,
-            "webStatus": False,
-            "openHandshakeTimeout": 10,
-            "closeHandshakeTimeout": 1,
-            "failByDrop": False,
-        }
-        if primus.options["compression"]:
+    def __init__(self, host: ITransformerHost) -> None:
+        self.host = host
+        options: dict[str, Any] = {}
+        if host.compression:
             _require_bounded_inflation()
             options["perMessageCompressionAccept"] = _accept_deflate
-        transport = dict(primus.options["transport"] or {})
-        options.update(transport)
+        options.update(host.transport_options)
         try:
-            factory.setProtocolOptions(**options)
+            factory = websocket_factory(PrimusWebSocketProtocol, host.max_length, **options)
         except TypeError as error:
             raise PrimusError(f"Unknown websockets transport option: {error}") from None
+        factory.host = host
         # One protocol class per server, carrying its options as class
         # attributes, so connections need not keep copies of them.
         shared = {
