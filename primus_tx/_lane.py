@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_lane -*-
 """
 The ordered transform lane: messages pass through a list of transforms
 one after another, and an asynchronous transform holds back the messages

@@ -38,8 +38,7 @@ from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
 from primus_tx._query import QueryValue, parse_query
-from primus_tx.client import IClientTransport
-from primus_tx.interfaces import IConnection, IParser, ITransformer
+from primus_tx.interfaces import IClientTransport, IConnection, IParser, ITransformer
 from primus_tx.parsers.json import parser as _json_parser
 from primus_tx.server import Primus
 from primus_tx.spark import Spark

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.internet.task import Clock
 from twisted.web.resource import IResource
-from zope.interface import implementedBy
+from zope.interface import implementedBy, implementer
 from zope.interface.verify import verifyClass, verifyObject
 
 import primus_tx
@@ -28,6 +29,8 @@ from primus_tx.interfaces import (
     IParser,
     IPrimusPlugin,
     ITransformer,
+    ITransformerHost,
+    ITransformerServer,
 )
 from primus_tx.parsers.json import JSONParser, parser
 from primus_tx.transformers import find_transformer
@@ -81,6 +84,54 @@ def test_resources() -> None:
     from twisted.web.resource import Resource
 
     assert verifyObject(IResource, SiteRoot(Resource(), primus.pathname, primus.resource))
+
+
+def test_primus_is_a_transformer_host() -> None:
+    primus, clock = make_primus(transformer=FakeTransformer(), transport={"x": 1})
+    assert verifyObject(ITransformerHost, primus)
+    assert primus.reactor is clock
+    assert primus.transport_options == {"x": 1}
+    primus.transport_options["y"] = 2  # a copy: the transformer may keep it
+    assert primus.transport_options == {"x": 1}
+    assert primus.compression is False
+
+
+@implementer(ITransformerHost)
+class _Host:
+    """
+    A host that is not a Primus: what a transformer's server side may use,
+    and nothing more.
+    """
+
+    pathname = "/rt"
+    max_length = 1024
+    compression = False
+
+    def __init__(self) -> None:
+        self.reactor = Clock()
+        self.transport_options: dict[str, Any] = {}
+        self.disabled: list[str] = []
+        self.connections: list[Any] = []
+
+    def connect_spark(self, connection: Any, **spark_options: Any) -> Any:
+        self.connections.append((connection, spark_options))
+        return None
+
+    def disable(self, name: str) -> Any:
+        self.disabled.append(name)
+        return self
+
+
+@pytest.mark.parametrize("name", ["websockets", "engine.io", "sockjs"])
+def test_builtin_transformers_need_only_the_host_interface(name: str) -> None:
+    host = _Host()
+    assert verifyObject(ITransformerHost, host)
+    server = find_transformer(name).server(host)
+    assert verifyObject(ITransformerServer, server)
+    assert server.prepare("message") is not None
+    server.close()
+    assert host.disabled == (["cors"] if name == "sockjs" else [])
+    assert host.reactor.getDelayedCalls() == []
 
 
 def test_the_fakes_provide_what_they_stand_for() -> None:

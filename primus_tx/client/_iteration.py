@@ -6,12 +6,11 @@ iterator that loses nothing between iterations and ends with the socket.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred, succeed
 
-if TYPE_CHECKING:
-    from primus_tx.client._socket import Socket
+from primus_tx._events import EventEmitter
 
 __all__ = ["DataIterator"]
 
@@ -20,13 +19,16 @@ class DataIterator:
     """
     ``async for data in socket``: every ``data`` event from the moment the
     iterator was made, in order, until the socket ends.
+
+    :param socket: the client socket (any emitter of ``data`` and ``end``).
+    :param ended: whether it has already ended (nothing will come).
     """
 
-    def __init__(self, socket: Socket) -> None:
+    def __init__(self, socket: EventEmitter, ended: bool) -> None:
         self._socket = socket
         self._queue: deque[Any] = deque()
         self._waiter: Optional[Deferred[Any]] = None
-        self._ended = socket._ended
+        self._ended = ended
         if not self._ended:
             socket.on("data", self._data)
             socket.on("end", self._end)

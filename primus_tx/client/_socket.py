@@ -28,6 +28,7 @@ from primus_tx._defaults import CONNECT_TIMEOUT, PARSER, PATHNAME, PING_TIMEOUT,
 from primus_tx._errors import ConnectionFailed, ParserError, PrimusError
 from primus_tx._events import EventEmitter, as_deferred
 from primus_tx._lane import Lane
+from primus_tx._options import reject_unknown
 from primus_tx._transforms import Packet
 from primus_tx.client._iteration import DataIterator
 from primus_tx.client._recovery import Attempt, Recovery
@@ -191,12 +192,7 @@ class Socket(EventEmitter):
                 "The `ping` and `pong` options have been removed: the server pings, "
                 "use `ping_timeout`"
             )
-        unknown = sorted(set(options) - _OPTIONS)
-        if unknown:
-            raise PrimusError(
-                f"Unknown Socket option(s): {', '.join(unknown)}. "
-                f"Known options: {', '.join(sorted(_OPTIONS))}"
-            )
+        reject_unknown(options, _OPTIONS, "Socket")
         merged = dict(self._defaults)
         merged.update(options)
         self.options = merged
@@ -237,9 +233,7 @@ class Socket(EventEmitter):
         reconnect = merged.get("reconnect") or {}
         if not isinstance(reconnect, dict):
             raise PrimusError("reconnect must be a dict of min, max, retries, factor, timeout")
-        bad = sorted(set(reconnect) - {"min", "max", "retries", "factor", "timeout"})
-        if bad:
-            raise PrimusError(f"Unknown reconnect option(s): {', '.join(bad)}")
+        reject_unknown(reconnect, ("min", "max", "retries", "factor", "timeout"), "reconnect")
         self.recovery = Recovery(self._reactor, self._random, **reconnect)
 
         self.ready_state = CLOSED
@@ -786,7 +780,7 @@ class Socket(EventEmitter):
         ``async for data in socket`` yields every message until the socket
         ends; messages arriving between iterations are queued, not lost.
         """
-        return DataIterator(self)
+        return DataIterator(self, self._ended)
 
     def __repr__(self) -> str:
         state = {OPENING: "opening", CLOSED: "closed", OPEN: "open"}[self.ready_state]
@@ -811,9 +805,7 @@ def create_socket(**options: Any) -> type[Socket]:
 
     :raises PrimusError: for an unknown transformer, parser or option.
     """
-    unknown = sorted(set(options) - _OPTIONS)
-    if unknown:
-        raise PrimusError(f"Unknown Socket option(s): {', '.join(unknown)}")
+    reject_unknown(options, _OPTIONS, "Socket")
     from primus_tx.parsers import find_parser
     from primus_tx.transformers import find_transformer
 

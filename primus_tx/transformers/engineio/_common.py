@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from base64 import b64encode
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 
@@ -42,6 +42,49 @@ UNKNOWN_SID = (400, 1, "Session ID unknown")
 BAD_HANDSHAKE_METHOD = (400, 2, "Bad handshake method")
 BAD_REQUEST = (400, 3, "Bad request")
 UNSUPPORTED_VERSION = (400, 5, "Unsupported protocol version")
+
+
+class SessionSocket(Protocol):
+    """
+    What a session uses of the WebSocket that carries it, or probes for an
+    upgrade (the Autobahn protocol in ``_websocket``).
+    """
+
+    state: Any
+    transport: Any
+    session: Any
+
+    def send_packet(self, kind: str, data: Any) -> None: ...
+
+    def close_now(self) -> None: ...
+
+    def bufferedAmount(self) -> int: ...
+
+    def upgraded(self) -> None: ...
+
+
+class Engine(Protocol):
+    """
+    What sessions and their WebSockets use of the Engine.IO server (the
+    ``server`` module's ``EngineIOServer``): its limits, its reactor and
+    its session registry.
+    """
+
+    _reactor: Any
+    sessions: dict[str, Any]
+    ping_interval: float
+    ping_timeout: float
+    upgrade_timeout: float
+    close_timeout: float
+    max_payload: int
+    high_water: int
+    low_water: int
+
+    def _open_session(self, request: Any, transport: str, b64: bool = False) -> Optional[Any]: ...
+
+    def _connect(self, session: Any, request: Any) -> None: ...
+
+    def _forget(self, session: Any) -> None: ...
 
 
 class EngineIOError(PrimusError):

@@ -5,7 +5,7 @@ outliving the polling requests and WebSocket that carry it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -19,7 +19,9 @@ from primus_tx.transformers.engineio._common import (
     _OPEN_WS,
     _UPGRADE_NOOP_DELAY,
     MAX_PACKETS_PER_POLL,
+    Engine,
     EngineIOError,
+    SessionSocket,
     _respond,
 )
 from primus_tx.transformers.engineio._packets import (
@@ -35,10 +37,6 @@ from primus_tx.transformers.engineio._packets import (
     encode_payload,
 )
 
-if TYPE_CHECKING:
-    from primus_tx.transformers.engineio._websocket import EngineIOWebSocketProtocol
-    from primus_tx.transformers.engineio.server import EngineIOServer
-
 
 @implementer(IConnection)
 class Session:
@@ -52,15 +50,15 @@ class Session:
 
     log = Logger()
 
-    def __init__(self, server: EngineIOServer, sid: str, transport: str, b64: bool = False) -> None:
+    def __init__(self, server: Engine, sid: str, transport: str, b64: bool = False) -> None:
         self.server = server
         self.sid = sid
         self.transport = transport
         self.spark: Any = None
         self.state = "open"  # then "closing" (polling, close packet queued), "closed"
         self.upgrading = False
-        self.probe: Optional[EngineIOWebSocketProtocol] = None
-        self.websocket: Optional[EngineIOWebSocketProtocol] = None
+        self.probe: Optional[SessionSocket] = None
+        self.websocket: Optional[SessionSocket] = None
         self._b64 = b64
         self._buffer: list[Packet] = []
         self._buffered_bytes = 0
@@ -317,7 +315,7 @@ class Session:
 
     # -- upgrade ------------------------------------------------------------
 
-    def probe_opened(self, ws: EngineIOWebSocketProtocol) -> None:
+    def probe_opened(self, ws: SessionSocket) -> None:
         self.probe = ws
         self._start_timer("upgrade", self.server.upgrade_timeout, self._upgrade_timed_out)
 
@@ -333,7 +331,7 @@ class Session:
             probe.session = None
             probe.close_now()
 
-    def probe_packet(self, ws: EngineIOWebSocketProtocol, kind: str, data: Any) -> None:
+    def probe_packet(self, ws: SessionSocket, kind: str, data: Any) -> None:
         if ws is not self.probe or self.state != "open":
             ws.close_now()
             return
@@ -360,7 +358,7 @@ class Session:
         else:
             self._drop_probe()
 
-    def probe_closed(self, ws: EngineIOWebSocketProtocol) -> None:
+    def probe_closed(self, ws: SessionSocket) -> None:
         if ws is self.probe:
             self.probe = None
             self.upgrading = False

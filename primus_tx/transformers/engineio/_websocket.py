@@ -5,14 +5,14 @@ the upgrade of a polling one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from primus_tx.transformers._flow import buffered_bytes
-from primus_tx.transformers.engineio._common import _OPEN_WS, EngineIOError
+from primus_tx.transformers.engineio._common import _OPEN_WS, Engine, EngineIOError
 from primus_tx.transformers.engineio._packets import (
     MESSAGE,
     Packet,
@@ -20,10 +20,7 @@ from primus_tx.transformers.engineio._packets import (
     decode_packet,
     encode_packet,
 )
-
-if TYPE_CHECKING:
-    from primus_tx.transformers.engineio._session import Session
-    from primus_tx.transformers.engineio.server import EngineIOServer
+from primus_tx.transformers.engineio._session import Session
 
 
 @implementer(IPushProducer)
@@ -45,7 +42,7 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
         if getattr(transport, "producer", None) is not None:
             transport.unregisterProducer()
         transport.registerProducer(self, True)
-        engine: EngineIOServer = self.engine
+        engine: Engine = self.engine
         if self.probe_sid is not None:
             session = engine.sessions.get(self.probe_sid)
             if session is None or session.state != "open" or session.transport != "polling" or session.probe is not None:

@@ -4,15 +4,20 @@ Receivers: the long-poll and streaming responses an HTTP session writes its fram
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
 from primus_tx._http import watch_gone
 from primus_tx.transformers.sockjs._constants import _HTMLFILE_HEAD
 from primus_tx.transformers.sockjs._frames import _json
 from primus_tx.transformers.sockjs._responses import _finish, _no_cache
 
-if TYPE_CHECKING:
-    from primus_tx.transformers.sockjs._session import Session
+
+class _ReceivingSession(Protocol):
+    """
+    What a receiver tells its session (``_session.Session``).
+    """
+
+    def _receiver_aborted(self, receiver: _Receiver) -> None: ...
 
 
 
@@ -30,7 +35,7 @@ class _Receiver:
         self.limit = limit
         self.written = 0
         self.done = False
-        self.session: Optional[Session] = None
+        self.session: Optional[_ReceivingSession] = None
         watch_gone(request, self._aborted)
 
     def prelude(self) -> str:

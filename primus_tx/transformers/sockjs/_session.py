@@ -4,19 +4,29 @@ An HTTP SockJS session: the spark's IConnection, its outbox and timers, outlivin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from twisted.internet.interfaces import IDelayedCall
 from zope.interface import implementer
 
-from primus_tx.interfaces import IConnection
+from primus_tx.interfaces import IConnection, ITransformerHost
 from primus_tx.transformers._shared import check_water, spark_options
 from primus_tx.transformers.sockjs._constants import ANOTHER_CONNECTION, HIGH_WATER, LOW_WATER
 from primus_tx.transformers.sockjs._frames import _text, close_frame, message_frame
 from primus_tx.transformers.sockjs._receivers import _Receiver
 
-if TYPE_CHECKING:
-    from primus_tx.transformers.sockjs.server import SockJSServer
+
+class _Service(Protocol):
+    """
+    What a session uses of its SockJS server (``server.SockJSServer``).
+    """
+
+    host: ITransformerHost
+    reactor: Any
+    heartbeat_delay: float
+    disconnect_delay: float
+
+    def _forget(self, session: Session) -> None: ...
 
 
 # A session's life.
@@ -33,7 +43,7 @@ class Session:
     (Primus itself closes with 1000).
     """
 
-    def __init__(self, server: SockJSServer, session_id: str, request: Any) -> None:
+    def __init__(self, server: _Service, session_id: str, request: Any) -> None:
         self.server = server
         self.id = session_id
         self.state = _NEW
