@@ -82,7 +82,7 @@ def _load_app(path: str) -> Callable[[Any], Any]:
             ) from None
     if not callable(target):
         raise usage.UsageError(f"--app {path}: {attribute!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 class Options(usage.Options):

@@ -25,4 +25,4 @@ def find_parser(parser: Any) -> IParser:
 
     :raises PrimusError: for an unknown name or an object that is not a parser.
     """
-    return find_named(parser, "parser", IParser, INamedParser, _BUILTIN)  # type: ignore[no-any-return]
+    return find_named(parser, "parser", IParser, INamedParser, _BUILTIN)

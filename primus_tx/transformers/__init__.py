@@ -28,6 +28,6 @@ def find_transformer(transformer: Any) -> ITransformer:
     :raises PrimusError: for an unknown name or an object that is not a
         transformer.
     """
-    return find_named(  # type: ignore[no-any-return]
+    return find_named(
         transformer, "transformer", ITransformer, INamedTransformer, _BUILTIN
     )

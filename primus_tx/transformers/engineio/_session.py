@@ -142,7 +142,7 @@ class Session:
         self._reading_paused = True
         ws = self.websocket
         if ws is not None and ws.transport is not None:
-            ws.transport.pauseProducing()  # type: ignore[attr-defined]
+            ws.transport.pauseProducing()
 
     def resumeReading(self) -> None:
         if not self._reading_paused:
@@ -150,7 +150,7 @@ class Session:
         self._reading_paused = False
         ws = self.websocket
         if ws is not None and ws.transport is not None:
-            ws.transport.resumeProducing()  # type: ignore[attr-defined]
+            ws.transport.resumeProducing()
         post, self._post = self._post, None
         if post is not None and self.state == "open":
             self._accept_post(post)
@@ -353,7 +353,7 @@ class Session:
                 if self.spark is not None:
                     self.spark.resumeWriting()
             if self._reading_paused and ws.transport is not None:
-                ws.transport.pauseProducing()  # type: ignore[attr-defined]
+                ws.transport.pauseProducing()
             self._flush()
         else:
             self._drop_probe()

@@ -376,8 +376,8 @@ class SockJSClientTransport:
             return
         error = failure.value
         if not isinstance(error, ConnectionFailed):
-            error = ConnectionFailed(f"SockJS connection failed: {error}", error)  # type: ignore[arg-type]
-        self._report(error)  # type: ignore[arg-type]
+            error = ConnectionFailed(f"SockJS connection failed: {error}", error)
+        self._report(error)
 
     def _report(self, error: Optional[Exception]) -> None:
         if self._reported or self._closed:

@@ -242,7 +242,7 @@ class WebSocketsClientTransport:
             return
         error = failure.value
         self._report_failure(
-            ConnectionFailed(f"Cannot connect: {error}", error)  # type: ignore[arg-type]
+            ConnectionFailed(f"Cannot connect: {error}", error)
             if not isinstance(error, ConnectionFailed)
             else error,
             failure,
