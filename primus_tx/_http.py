@@ -8,14 +8,39 @@ that converts.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.http import RESPONSES
+from twisted.web.server import Request
 
 from primus_tx._query import QueryValue, parse_query
 
+if TYPE_CHECKING:
+
+    class PrimusRequest(Request):
+        """
+        A twisted.web request under a Primus pathname, with what the Primus
+        resource and its middleware add to it.
+        """
+
+        #: The parsed query string (``query_of``), set before the middleware.
+        query: dict[str, QueryValue]
+        #: The server, for middleware.
+        primus: Any
+        #: The client's address after the ``forwarded`` layer.
+        forwarded: Any
+        #: Set once the client dropped the request (``watch_gone``).
+        _primus_gone: bool
+
+else:
+    #: The type of the requests Primus hands its middleware and its
+    #: transformer: a ``twisted.web.server.Request`` with ``query`` (and,
+    #: after the ``forwarded`` layer, ``forwarded``) set.
+    PrimusRequest = Request
+
 __all__ = [
+    "PrimusRequest",
     "answer",
     "headers_of",
     "is_gone",
@@ -28,7 +53,7 @@ __all__ = [
 ]
 
 
-def headers_of(request: Any) -> dict[str, str]:
+def headers_of(request: Request) -> dict[str, str]:
     """
     The request's headers: lower-case names, repeated headers joined with
     ``", "`` (as Node joins them).
@@ -41,7 +66,7 @@ def headers_of(request: Any) -> dict[str, str]:
     return headers
 
 
-def peer_of(request: Any) -> tuple[str, int, bool]:
+def peer_of(request: Request) -> tuple[str, int, bool]:
     """
     ``(ip, port, secure)`` of the connection that carried ``request``.
     """
@@ -53,7 +78,7 @@ def peer_of(request: Any) -> tuple[str, int, bool]:
     return "127.0.0.1", 0, secure
 
 
-def query_of(request: Any) -> dict[str, QueryValue]:
+def query_of(request: Request) -> dict[str, QueryValue]:
     """
     The query string of ``request``, parsed as Node's ``querystring`` does.
     """
@@ -64,7 +89,7 @@ def query_of(request: Any) -> dict[str, QueryValue]:
     return parse_query(query.decode("latin-1") if not query.isascii() else query.decode("ascii"))
 
 
-def is_websocket_upgrade(request: Any) -> bool:
+def is_websocket_upgrade(request: Request) -> bool:
     """
     Whether ``request`` asks for a WebSocket.
     """
@@ -88,7 +113,7 @@ def reason(status: int) -> bytes:
     return RESPONSES.get(status) or _REASONS.get(status, b"Unknown Status")
 
 
-def respond(request: Any, status: int, content_type: bytes, body: bytes) -> None:
+def respond(request: Request, status: int, content_type: bytes, body: bytes) -> None:
     """
     Answer ``request`` completely: status, type, length and body (no body
     for ``HEAD``).
@@ -101,7 +126,7 @@ def respond(request: Any, status: int, content_type: bytes, body: bytes) -> None
     request.finish()
 
 
-def watch_gone(request: Any, on_gone: Optional[Callable[[Any], object]] = None) -> None:
+def watch_gone(request: PrimusRequest, on_gone: Optional[Callable[[Any], object]] = None) -> None:
     """
     Mark ``request`` gone when its client drops it before it is answered
     (twisted.web raises if such a request is finished), then call
@@ -120,7 +145,7 @@ def watch_gone(request: Any, on_gone: Optional[Callable[[Any], object]] = None) 
     request.notifyFinish().addErrback(gone)
 
 
-def is_gone(request: Any) -> bool:
+def is_gone(request: Request) -> bool:
     """
     Whether the client dropped ``request`` (see :func:`watch_gone`).
     """
@@ -128,7 +153,7 @@ def is_gone(request: Any) -> bool:
 
 
 def answer(
-    request: Any, status: int, body: bytes = b"", content_type: Optional[bytes] = None
+    request: Request, status: int, body: bytes = b"", content_type: Optional[bytes] = None
 ) -> None:
     """
     Answer ``request`` completely, unless it is already answered or its

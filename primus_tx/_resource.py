@@ -18,7 +18,7 @@ from twisted.web.resource import IResource
 from twisted.web.server import NOT_DONE_YET
 from zope.interface import implementer
 
-from primus_tx._http import is_gone, is_websocket_upgrade, query_of, watch_gone
+from primus_tx._http import PrimusRequest, is_gone, is_websocket_upgrade, query_of, watch_gone
 from primus_tx.interfaces import ITransformerServer
 from primus_tx.middleware import MiddlewareStack, respond_with_error
 
@@ -54,13 +54,13 @@ class PrimusResource:
         """
         self._server = None
 
-    def getChildWithDefault(self, name: bytes, request: Any) -> Any:  # pragma: no cover - leaf
+    def getChildWithDefault(self, name: bytes, request: PrimusRequest) -> Any:  # pragma: no cover - leaf
         return self
 
     def putChild(self, path: bytes, child: Any) -> None:
         raise NotImplementedError("Primus owns every path under its pathname")
 
-    def render(self, request: Any) -> Any:
+    def render(self, request: PrimusRequest) -> Any:
         upgrade = is_websocket_upgrade(request)
         request.query = query_of(request)
         request.primus = self._primus
@@ -77,11 +77,11 @@ class PrimusResource:
             handled.addErrback(self._failed, request, upgrade)
         return NOT_DONE_YET
 
-    def _after_middleware(self, handled: bool, request: Any, upgrade: bool) -> None:
+    def _after_middleware(self, handled: bool, request: PrimusRequest, upgrade: bool) -> None:
         if not handled and not is_gone(request):
             self._dispatch(request, upgrade)
 
-    def _dispatch(self, request: Any, upgrade: bool) -> None:
+    def _dispatch(self, request: PrimusRequest, upgrade: bool) -> None:
         server = self._server
         if server is None:  # destroyed while the middleware ran
             respond_with_error(request, _Gone("Primus is closed"), upgrade)
@@ -95,7 +95,7 @@ class PrimusResource:
             log.failure("transformer failed on {uri}", uri=request.uri)
             respond_with_error(request, error, upgrade)
 
-    def _failed(self, failure: Failure, request: Any, upgrade: bool) -> None:
+    def _failed(self, failure: Failure, request: PrimusRequest, upgrade: bool) -> None:
         log.failure("handling {uri} failed", failure, uri=request.uri)
         respond_with_error(request, failure.value, upgrade)  # type: ignore[arg-type]
 
@@ -122,7 +122,7 @@ class SiteRoot:
         self._prefix = pathname.encode("utf-8")
         self.active = True
 
-    def getChildWithDefault(self, name: bytes, request: Any) -> Any:
+    def getChildWithDefault(self, name: bytes, request: PrimusRequest) -> Any:
         if self.active and request.path.startswith(self._prefix):
             # Everything after this segment belongs to Primus: the leaf
             # resource sees the whole path and decides.
@@ -132,7 +132,7 @@ class SiteRoot:
     def putChild(self, path: bytes, child: Any) -> None:
         self.original.putChild(path, child)
 
-    def render(self, request: Any) -> Any:
+    def render(self, request: PrimusRequest) -> Any:
         if self.active and request.path.startswith(self._prefix):
             return self.resource.render(request)
         return self.original.render(request)

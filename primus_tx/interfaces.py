@@ -24,10 +24,13 @@ from a module in a ``twisted/plugins`` folder (a plugin must also declare
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from twisted.plugin import IPlugin
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from primus_tx._http import PrimusRequest
 
 __all__ = [
     "IClientTransport",
@@ -224,14 +227,14 @@ class ITransformerServer(Interface):
     already parsed; it answers every one of them, then or later.
     """
 
-    def upgrade(request: Any) -> None:
+    def upgrade(request: PrimusRequest) -> None:
         """
         A request asking for a WebSocket (``Upgrade: websocket``).  Take the
         connection over (``primus_tx.transformers._takeover.take_over``) or
         answer it with an HTTP error.
         """
 
-    def request(request: Any) -> None:
+    def request(request: PrimusRequest) -> None:
         """
         A plain HTTP request: a polling or streaming transport's traffic, or
         426 from a transport that only speaks WebSocket.

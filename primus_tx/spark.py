@@ -29,7 +29,7 @@ from zope.interface import implementer
 from primus_tx._address import Address, forwarded
 from primus_tx._errors import ParserError, PrimusError
 from primus_tx._events import EventEmitter
-from primus_tx._http import headers_of
+from primus_tx._http import PrimusRequest, headers_of
 from primus_tx._lane import Lane
 from primus_tx._query import QueryValue
 from primus_tx._transforms import Transform
@@ -149,7 +149,7 @@ class Spark(EventEmitter):
         headers: Optional[dict[str, str]] = None,
         query: dict[str, QueryValue],
         peer: tuple[str, int, bool] = ("127.0.0.1", 0, False),
-        request: Any = None,
+        request: Optional[PrimusRequest] = None,
         socket: Any = None,
         id: Optional[str] = None,
     ) -> None:

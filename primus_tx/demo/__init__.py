@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request
 
 __all__ = ["chat", "demo_root"]
 
@@ -38,12 +39,12 @@ class _Asset(Resource):
         self._body = body
         self._type = content_type.encode("ascii")
 
-    def render_GET(self, request: Any) -> bytes:
+    def render_GET(self, request: Request) -> bytes:
         request.setHeader(b"content-type", self._type)
         request.setHeader(b"content-length", str(len(self._body)).encode("ascii"))
         return self._body
 
-    def render_HEAD(self, request: Any) -> bytes:
+    def render_HEAD(self, request: Request) -> bytes:
         self.render_GET(request)
         return b""
 

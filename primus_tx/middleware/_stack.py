@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 
 from primus_tx._errors import AuthorizationError, PrimusError
 from primus_tx._events import as_deferred, is_awaitable
-from primus_tx._http import is_gone, reason
+from primus_tx._http import PrimusRequest, is_gone, reason
 from primus_tx._json import dumps_compact
 
 __all__ = ["Layer", "MiddlewareStack", "respond_with_error"]
@@ -129,7 +129,7 @@ class MiddlewareStack:
     def enable(self, name: str) -> bool:
         return self._set_enabled(name, True)
 
-    def run(self, request: Any, upgrade: bool, start: int = 0) -> Any:
+    def run(self, request: PrimusRequest, upgrade: bool, start: int = 0) -> Any:
         """
         Run the layers for ``request`` from ``start``.
 
@@ -157,19 +157,19 @@ class MiddlewareStack:
                 )
         return False
 
-    def _resume(self, result: Any, request: Any, upgrade: bool, start: int) -> Any:
+    def _resume(self, result: Any, request: PrimusRequest, upgrade: bool, start: int) -> Any:
         if result is True or request.finished:
             return True
         if is_gone(request):
             return True
         return self.run(request, upgrade, start)
 
-    def _failed(self, failure: Failure, request: Any, upgrade: bool) -> bool:
+    def _failed(self, failure: Failure, request: PrimusRequest, upgrade: bool) -> bool:
         respond_with_error(request, failure.value, upgrade)  # type: ignore[arg-type]
         return True
 
 
-def respond_with_error(request: Any, error: BaseException, upgrade: bool) -> None:
+def respond_with_error(request: PrimusRequest, error: BaseException, upgrade: bool) -> None:
     """
     Answer ``request`` with ``{"error": message}`` and the error's status, as
     Primus answers a failing layer; an upgrade gets a real HTTP response too,

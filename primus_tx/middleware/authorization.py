@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from primus_tx._errors import AuthorizationError
 from primus_tx._events import as_deferred, is_awaitable
+from primus_tx._http import PrimusRequest
 
 __all__ = ["authorization"]
 
@@ -43,7 +44,7 @@ def authorization(primus: Any, options: dict[str, Any]) -> Callable[[Any], Any]:
     Build the layer.
     """
 
-    def authorization_layer(request: Any) -> Optional[Deferred[Any]]:
+    def authorization_layer(request: PrimusRequest) -> Optional[Deferred[Any]]:
         auth = primus.auth
         if auth is None:
             return None

@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
-from primus_tx._http import respond
+from primus_tx._http import PrimusRequest, respond
 
 __all__ = ["cors"]
 
@@ -53,7 +53,7 @@ def cors(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
     exposed = ", ".join(_items(settings["exposed"])).encode("latin-1")
     methods_header = ", ".join(method_list).encode("latin-1")
 
-    def cors_layer(request: Any) -> Optional[bool]:
+    def cors_layer(request: PrimusRequest) -> Optional[bool]:
         raw_origin = request.getHeader(b"origin")
         if raw_origin is None:
             return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from primus_tx._http import respond
+from primus_tx._http import PrimusRequest, respond
 
 __all__ = ["library"]
 
@@ -20,7 +20,7 @@ def library(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bo
     path = (primus.pathname.rstrip("/") + "/primus.js").encode("utf-8")
     cache: list[bytes] = []
 
-    def library_layer(request: Any) -> Optional[bool]:
+    def library_layer(request: PrimusRequest) -> Optional[bool]:
         if request.path != path:
             return None
         if not cache:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from primus_tx._http import PrimusRequest
+
 __all__ = ["no_cache"]
 
 
@@ -15,7 +17,7 @@ def no_cache(primus: Any, options: dict[str, Any]) -> Callable[[Any], None]:
     Build the layer.
     """
 
-    def no_cache_layer(request: Any) -> None:
+    def no_cache_layer(request: PrimusRequest) -> None:
         request.setHeader(b"cache-control", b"no-store, no-cache, must-revalidate, max-age=0")
         request.setHeader(b"pragma", b"no-cache")
 

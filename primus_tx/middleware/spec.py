@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from primus_tx._http import respond
+from primus_tx._http import PrimusRequest, respond
 from primus_tx._json import dumps_compact
 
 __all__ = ["spec"]
@@ -20,7 +20,7 @@ def spec(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
     """
     path = (primus.pathname.rstrip("/") + "/spec").encode("utf-8")
 
-    def spec_layer(request: Any) -> Optional[bool]:
+    def spec_layer(request: PrimusRequest) -> Optional[bool]:
         if request.path != path:
             return None
         respond(request, 200, b"application/json", dumps_compact(primus.spec).encode("utf-8"))

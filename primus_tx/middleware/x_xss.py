@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from primus_tx._http import PrimusRequest
+
 __all__ = ["x_xss"]
 
 
@@ -15,7 +17,7 @@ def x_xss(primus: Any, options: dict[str, Any]) -> Callable[[Any], None]:
     Build the layer.
     """
 
-    def x_xss_layer(request: Any) -> None:
+    def x_xss_layer(request: PrimusRequest) -> None:
         agent = (request.getHeader(b"user-agent") or b"").lower()
         if b";msie" in agent or b"trident/" in agent:
             request.setHeader(b"x-xss-protection", b"0")

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from autobahn.twisted.websocket import WebSocketServerFactory
 
-from primus_tx._http import headers_of, peer_of
+from primus_tx._http import PrimusRequest, headers_of, peer_of
 from primus_tx.interfaces import IConnectionHandler
 
 __all__ = ["HIGH_WATER", "LOW_WATER", "check_water", "spark_options", "websocket_factory"]
@@ -53,7 +53,7 @@ def websocket_factory(protocol: type, max_length: int, **options: Any) -> Any:
 
 
 def spark_options(
-    request: Any, socket: Any, *, id: Optional[str] = None, copy_headers: bool = False
+    request: PrimusRequest, socket: Any, *, id: Optional[str] = None, copy_headers: bool = False
 ) -> dict[str, Any]:
     """
     The keyword arguments of

@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.protocols.policies import ProtocolWrapper
+from twisted.web.server import Request
 
 __all__ = ["take_over"]
 
 
-def _replayed_request(request: Any) -> bytes:
+def _replayed_request(request: Request) -> bytes:
     lines = [request.method + b" " + request.uri + b" HTTP/1.1"]
     for name, values in request.requestHeaders.getAllRawHeaders():
         lines.append(name + b": " + b", ".join(values))
@@ -38,14 +39,14 @@ def _replayed_request(request: Any) -> bytes:
     return head
 
 
-def take_over(request: Any, protocol: Any) -> bool:
+def take_over(request: Request, protocol: Any) -> bool:
     """
     Give the connection carrying ``request`` to ``protocol``.
 
     :return: ``False`` when the connection is already gone (or is not one
         that can be taken over, such as HTTP/2), ``True`` otherwise.
     """
-    channel = request.channel
+    channel: Any = request.channel
     transport = getattr(channel, "transport", None)
     if transport is None:
         return False
@@ -79,7 +80,7 @@ def take_over(request: Any, protocol: Any) -> bool:
     return True
 
 
-def _release(request: Any, channel: Any, secure: bool) -> None:
+def _release(request: Request, channel: Any, secure: bool) -> None:
     """
     Cut the request loose from the abandoned HTTP channel.
 
@@ -89,7 +90,7 @@ def _release(request: Any, channel: Any, secure: bool) -> None:
     ``request.isSecure()`` keeps its answer.
     """
     request._forceSSL = secure
-    request.channel = None
+    request.channel = None  # type: ignore[assignment]  # the request outlives its channel
     request.transport = None
     request.notifications = []
     request.content = None

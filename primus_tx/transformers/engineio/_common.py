@@ -13,7 +13,7 @@ from typing import Any, Optional, Protocol
 from autobahn.twisted.websocket import WebSocketServerProtocol
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import answer
+from primus_tx._http import PrimusRequest, answer
 from primus_tx.transformers._shared import HIGH_WATER, LOW_WATER
 
 _OPEN_WS = WebSocketServerProtocol.STATE_OPEN
@@ -80,9 +80,9 @@ class Engine(Protocol):
     high_water: int
     low_water: int
 
-    def _open_session(self, request: Any, transport: str, b64: bool = False) -> Optional[Any]: ...
+    def _open_session(self, request: PrimusRequest, transport: str, b64: bool = False) -> Optional[Any]: ...
 
-    def _connect(self, session: Any, request: Any) -> None: ...
+    def _connect(self, session: Any, request: PrimusRequest) -> None: ...
 
     def _forget(self, session: Any) -> None: ...
 
@@ -106,13 +106,13 @@ def _text(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
-def _json_error(request: Any, error: tuple[int, int, str]) -> None:
+def _json_error(request: PrimusRequest, error: tuple[int, int, str]) -> None:
     status, code, message = error
     body = json.dumps({"code": code, "message": message}, separators=(",", ":")).encode("utf-8")
     _respond(request, status, body, b"application/json")
 
 
-def _respond(request: Any, status: int, body: bytes, content_type: Optional[bytes]) -> None:
+def _respond(request: PrimusRequest, status: int, body: bytes, content_type: Optional[bytes]) -> None:
     """
     :func:`~primus_tx._http.answer`, not cached unless the route said
     otherwise (the reference server's rule).

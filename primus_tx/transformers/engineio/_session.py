@@ -12,7 +12,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from primus_tx._http import watch_gone
+from primus_tx._http import PrimusRequest, watch_gone
 from primus_tx.interfaces import IConnection
 from primus_tx.transformers._shared import check_water
 from primus_tx.transformers.engineio._common import (
@@ -62,8 +62,9 @@ class Session:
         self._b64 = b64
         self._buffer: list[Packet] = []
         self._buffered_bytes = 0
-        self._poll: Optional[Any] = None  # the pending GET
-        self._post: Optional[Any] = None  # a POST held while reading is paused
+        self._poll: Optional[PrimusRequest] = None  # the pending GET
+        self._post: Optional[PrimusRequest] = None  # a POST held while reading is paused
+        self._post_body = b""  # the held POST's body
         self._reading_paused = False
         self._writing_paused = False
         self._timers: dict[str, IDelayedCall] = {}
@@ -153,7 +154,7 @@ class Session:
             ws.transport.resumeProducing()
         post, self._post = self._post, None
         if post is not None and self.state == "open":
-            self._accept_post(post)
+            self._accept_post(post, self._post_body)
 
     def bufferedAmount(self) -> int:
         amount = self._buffered_bytes
@@ -232,7 +233,7 @@ class Session:
 
     # -- polling ------------------------------------------------------------
 
-    def poll(self, request: Any) -> None:
+    def poll(self, request: PrimusRequest) -> None:
         """
         A GET: answer with what is buffered, or hold it until something is.
         """
@@ -249,7 +250,7 @@ class Session:
         elif self.upgrading:
             self._start_timer("noop", _UPGRADE_NOOP_DELAY, self._release_poll)
 
-    def _poll_gone(self, request: Any) -> None:
+    def _poll_gone(self, request: PrimusRequest) -> None:
         if self._poll is request:
             self._poll = None
             self._cancel_timer("noop")
@@ -269,7 +270,7 @@ class Session:
             self._buffer.append((NOOP, None))
         self._flush()
 
-    def post(self, request: Any) -> None:
+    def post(self, request: PrimusRequest) -> None:
         """
         A POST carrying a payload; held while the spark paused reading.
         """
@@ -291,19 +292,18 @@ class Session:
             _respond(request, 413, b"", None)
             self._failed(EngineIOError("payload too large"))
             return
-        request._eio_body = body
         if self._reading_paused:
             self._post = request
+            self._post_body = body
             watch_gone(request, self._post_gone)
             return
-        self._accept_post(request)
+        self._accept_post(request, body)
 
-    def _post_gone(self, request: Any) -> None:
+    def _post_gone(self, request: PrimusRequest) -> None:
         if self._post is request:
             self._post = None
 
-    def _accept_post(self, request: Any) -> None:
-        body: bytes = request._eio_body
+    def _accept_post(self, request: PrimusRequest, body: bytes) -> None:
         try:
             packets = decode_payload(body.decode("utf-8"))
         except (UnicodeDecodeError, PacketError) as error:

@@ -11,6 +11,7 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
+from primus_tx._http import PrimusRequest
 from primus_tx.transformers._flow import buffered_bytes
 from primus_tx.transformers.engineio._common import _OPEN_WS, Engine, EngineIOError
 from primus_tx.transformers.engineio._packets import (
@@ -31,7 +32,7 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
     """
 
     engine: Any = None
-    http_request: Any = None
+    http_request: Optional[PrimusRequest] = None
     session: Optional[Session] = None
     probe_sid: Optional[str] = None
     b64 = False
@@ -43,6 +44,10 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
             transport.unregisterProducer()
         transport.registerProducer(self, True)
         engine: Engine = self.engine
+        request = self.http_request
+        if request is None:  # pragma: no cover - set before the takeover
+            self.close_now()
+            return
         if self.probe_sid is not None:
             session = engine.sessions.get(self.probe_sid)
             if session is None or session.state != "open" or session.transport != "polling" or session.probe is not None:
@@ -51,14 +56,14 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
             self.session = session
             session.probe_opened(self)
             return
-        session = engine._open_session(self.http_request, "websocket", self.b64)
+        session = engine._open_session(request, "websocket", self.b64)
         if session is None:
             self.close_now()
             return
         self.session = session
         session.websocket = self
         self._is_transport = True
-        engine._connect(session, self.http_request)
+        engine._connect(session, request)
 
     def upgraded(self) -> None:
         self._is_transport = True

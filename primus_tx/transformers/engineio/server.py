@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
+from primus_tx._http import PrimusRequest
 from primus_tx._options import reject_unknown
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
 from primus_tx.transformers._shared import spark_options, websocket_factory
@@ -104,7 +105,7 @@ class EngineIOServer:
             "maxPayload": self.max_payload,
         }
 
-    def _open_session(self, request: Any, transport: str, b64: bool = False) -> Optional[Session]:
+    def _open_session(self, request: PrimusRequest, transport: str, b64: bool = False) -> Optional[Session]:
         if self._closed:
             return None
         sid = _new_sid()
@@ -118,7 +119,7 @@ class EngineIOServer:
         session._schedule_ping()
         return session
 
-    def _connect(self, session: Session, request: Any) -> None:
+    def _connect(self, session: Session, request: PrimusRequest) -> None:
         spark = self.host.connect_spark(
             session, **spark_options(request, session, id=session.sid, copy_headers=True)
         )
@@ -133,7 +134,7 @@ class EngineIOServer:
 
     # -- requests -----------------------------------------------------------
 
-    def _verify(self, request: Any) -> Optional[tuple[int, int, str]]:
+    def _verify(self, request: PrimusRequest) -> Optional[tuple[int, int, str]]:
         query = request.query
         if _text(query.get("EIO")) != "4":
             return UNSUPPORTED_VERSION
@@ -142,7 +143,7 @@ class EngineIOServer:
             return UNKNOWN_TRANSPORT
         return None
 
-    def request(self, request: Any) -> None:
+    def request(self, request: PrimusRequest) -> None:
         """
         A plain HTTP request that passed the middleware: a polling GET or
         POST, a handshake, or an OPTIONS that CORS did not answer.
@@ -180,7 +181,7 @@ class EngineIOServer:
         else:
             _respond(request, 500, b"", None)
 
-    def _polling_handshake(self, request: Any) -> None:
+    def _polling_handshake(self, request: PrimusRequest) -> None:
         session = self._open_session(request, "polling")
         if session is None:
             _json_error(request, BAD_REQUEST)
@@ -189,7 +190,7 @@ class EngineIOServer:
         if session.state != "closed":
             session.poll(request)
 
-    def upgrade(self, request: Any) -> None:
+    def upgrade(self, request: PrimusRequest) -> None:
         """
         A WebSocket upgrade that passed the middleware: a new session, or
         the probe of a polling session's upgrade.

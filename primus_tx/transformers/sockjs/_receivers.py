@@ -4,9 +4,9 @@ Receivers: the long-poll and streaming responses an HTTP session writes its fram
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol
+from typing import Optional, Protocol
 
-from primus_tx._http import watch_gone
+from primus_tx._http import PrimusRequest, watch_gone
 from primus_tx.transformers.sockjs._constants import _HTMLFILE_HEAD
 from primus_tx.transformers.sockjs._frames import _json
 from primus_tx.transformers.sockjs._responses import _finish, _no_cache
@@ -30,7 +30,7 @@ class _Receiver:
     streaming = True
     content_type = b"application/javascript; charset=UTF-8"
 
-    def __init__(self, request: Any, limit: int) -> None:
+    def __init__(self, request: PrimusRequest, limit: int) -> None:
         self.request = request
         self.limit = limit
         self.written = 0
@@ -72,7 +72,7 @@ class _Receiver:
             self.done = True
             _finish(self.request)
 
-    def _aborted(self, request: Any) -> None:
+    def _aborted(self, request: PrimusRequest) -> None:
         if not self.done:
             self.done = True
             session = self.session
@@ -105,7 +105,7 @@ class _EventSource(_Receiver):
 class _HtmlFile(_Receiver):
     content_type = b"text/html; charset=UTF-8"
 
-    def __init__(self, request: Any, limit: int, callback: str) -> None:
+    def __init__(self, request: PrimusRequest, limit: int, callback: str) -> None:
         super().__init__(request, limit)
         self.callback = callback
 
@@ -120,7 +120,7 @@ class _HtmlFile(_Receiver):
 class _JsonpPolling(_Receiver):
     streaming = False
 
-    def __init__(self, request: Any, limit: int, callback: str) -> None:
+    def __init__(self, request: PrimusRequest, limit: int, callback: str) -> None:
         super().__init__(request, limit)
         self.callback = callback
 

@@ -9,6 +9,7 @@ from typing import Any, Callable, Optional, Protocol
 from twisted.internet.interfaces import IDelayedCall
 from zope.interface import implementer
 
+from primus_tx._http import PrimusRequest
 from primus_tx.interfaces import IConnection, ITransformerHost
 from primus_tx.transformers._shared import check_water, spark_options
 from primus_tx.transformers.sockjs._constants import ANOTHER_CONNECTION, HIGH_WATER, LOW_WATER
@@ -43,14 +44,14 @@ class Session:
     (Primus itself closes with 1000).
     """
 
-    def __init__(self, server: _Service, session_id: str, request: Any) -> None:
+    def __init__(self, server: _Service, session_id: str, request: PrimusRequest) -> None:
         self.server = server
         self.id = session_id
         self.state = _NEW
         self.receiver: Optional[_Receiver] = None
         self.spark: Any = None
         self.close_frame: Optional[str] = None
-        self._first_request = request
+        self._first_request: Optional[PrimusRequest] = request
         self._outbox: list[str] = []
         self._buffered = 0
         self._writing_paused = False
@@ -87,8 +88,9 @@ class Session:
             self._schedule_heartbeat()
 
     def _open_spark(self) -> None:
-        request = self._first_request
-        self._first_request = None
+        request, self._first_request = self._first_request, None
+        if request is None:  # pragma: no cover - a session opens once
+            return
         self.spark = self.server.host.connect_spark(
             self, **spark_options(request, self, copy_headers=True)
         )

@@ -11,6 +11,7 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.internet.interfaces import IDelayedCall, IPushProducer
 from zope.interface import implementer
 
+from primus_tx._http import PrimusRequest
 from primus_tx.interfaces import IConnection
 from primus_tx.transformers._flow import TransportFlow
 from primus_tx.transformers._shared import spark_options
@@ -25,15 +26,18 @@ class _WebSocketBase(TransportFlow, WebSocketServerProtocol):  # type: ignore[mi
     """
 
     spark: Any = None
-    http_request: Any = None
+    http_request: Optional[PrimusRequest] = None
     server: Any = None
 
     def onOpen(self) -> None:
         transport: Any = self.transport
         transport.registerProducer(self, True)
         self.opened()
+        request = self.http_request
+        if request is None:  # pragma: no cover - set before the takeover
+            return
         self.spark = self.server.host.connect_spark(
-            self, **spark_options(self.http_request, self, copy_headers=True)
+            self, **spark_options(request, self, copy_headers=True)
         )
 
     def opened(self) -> None:

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 
 from zope.interface import implementer
 
+from primus_tx._http import PrimusRequest
 from primus_tx._options import reject_unknown
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
 from primus_tx.transformers._shared import websocket_factory
@@ -118,11 +119,11 @@ class SockJSServer:
 
     # -- routing ----------------------------------------------------------------
 
-    def _relative(self, request: Any) -> bytes:
+    def _relative(self, request: PrimusRequest) -> bytes:
         path: bytes = request.path
         return path[len(self.prefix) :]
 
-    def upgrade(self, request: Any) -> None:
+    def upgrade(self, request: PrimusRequest) -> None:
         """
         A request with ``Upgrade: websocket`` that passed the middleware.
         """
@@ -133,7 +134,7 @@ class SockJSServer:
         else:
             self.request(request)
 
-    def request(self, request: Any) -> None:
+    def request(self, request: PrimusRequest) -> None:
         """
         A plain HTTP request that passed the middleware.
         """
@@ -166,12 +167,12 @@ class SockJSServer:
             return _not_allowed(request, b", ".join(allowed))
         handler[1](self, request, session_id)
 
-    def _cookie(self, request: Any) -> None:
+    def _cookie(self, request: PrimusRequest) -> None:
         if self.cookie_needed:
             value = request.getCookie(b"JSESSIONID") or b"dummy"
             request.setHeader(b"set-cookie", b"JSESSIONID=" + value + b"; path=/")
 
-    def _preflight(self, request: Any, methods: bytes) -> None:
+    def _preflight(self, request: PrimusRequest, methods: bytes) -> None:
         _cache_forever(request, self.reactor)
         _cors(request)
         self._cookie(request)
@@ -180,7 +181,7 @@ class SockJSServer:
         request.responseHeaders.removeHeader(b"content-type")
         _respond(request, 204)
 
-    def _info(self, request: Any) -> None:
+    def _info(self, request: PrimusRequest) -> None:
         if request.method == b"OPTIONS":
             return self._preflight(request, b"OPTIONS, GET")
         if request.method != b"GET":
@@ -197,7 +198,7 @@ class SockJSServer:
         ).encode("ascii")
         _respond(request, 200, body, b"application/json; charset=UTF-8")
 
-    def _iframe_page(self, request: Any) -> None:
+    def _iframe_page(self, request: PrimusRequest) -> None:
         if request.method != b"GET":
             return _not_allowed(request, b"GET")
         if request.getHeader(b"if-none-match") == self._etag:
@@ -209,7 +210,7 @@ class SockJSServer:
         request.setHeader(b"etag", self._etag)
         _respond(request, 200, self._iframe, b"text/html; charset=UTF-8")
 
-    def _websocket(self, request: Any, raw: bool) -> None:
+    def _websocket(self, request: PrimusRequest, raw: bool) -> None:
         if not self.websocket:
             return _not_found(request)
         if request.method != b"GET":
@@ -230,7 +231,7 @@ class SockJSServer:
 
     # -- session transports ----------------------------------------------------------
 
-    def _receiving(self, request: Any, session_id: str, receiver: _Receiver) -> None:
+    def _receiving(self, request: PrimusRequest, session_id: str, receiver: _Receiver) -> None:
         self._cookie(request)
         session = self.sessions.get(session_id)
         if session is None:
@@ -238,7 +239,7 @@ class SockJSServer:
             self.sessions[session_id] = session
         session.attach(receiver)
 
-    def _callback(self, request: Any) -> Optional[str]:
+    def _callback(self, request: PrimusRequest) -> Optional[str]:
         query = request.query
         value = query.get("c", query.get("callback"))
         if isinstance(value, list):
@@ -251,31 +252,31 @@ class SockJSServer:
             return None
         return str(value)
 
-    def _xhr(self, request: Any, session_id: str) -> None:
+    def _xhr(self, request: PrimusRequest, session_id: str) -> None:
         _cors(request)
         self._receiving(request, session_id, _XhrPolling(request, self.response_limit))
 
-    def _xhr_streaming(self, request: Any, session_id: str) -> None:
+    def _xhr_streaming(self, request: PrimusRequest, session_id: str) -> None:
         _cors(request)
         self._receiving(request, session_id, _XhrStreaming(request, self.response_limit))
 
-    def _eventsource(self, request: Any, session_id: str) -> None:
+    def _eventsource(self, request: PrimusRequest, session_id: str) -> None:
         _cors(request)
         self._receiving(request, session_id, _EventSource(request, self.response_limit))
 
-    def _htmlfile(self, request: Any, session_id: str) -> None:
+    def _htmlfile(self, request: PrimusRequest, session_id: str) -> None:
         callback = self._callback(request)
         if callback is not None:
             self._receiving(request, session_id, _HtmlFile(request, self.response_limit, callback))
 
-    def _jsonp(self, request: Any, session_id: str) -> None:
+    def _jsonp(self, request: PrimusRequest, session_id: str) -> None:
         callback = self._callback(request)
         if callback is not None:
             self._receiving(
                 request, session_id, _JsonpPolling(request, self.response_limit, callback)
             )
 
-    def _sending(self, request: Any, session_id: str, body: bytes, jsonp: bool) -> None:
+    def _sending(self, request: PrimusRequest, session_id: str, body: bytes, jsonp: bool) -> None:
         self._cookie(request)
         session = self.sessions.get(session_id)
         if session is None:
@@ -295,18 +296,18 @@ class SockJSServer:
 
         session.receive(messages, answer)
 
-    def _body(self, request: Any) -> bytes:
+    def _body(self, request: PrimusRequest) -> bytes:
         content = request.content
         if content is None:
             return b""
         content.seek(0)
         return bytes(content.read())
 
-    def _xhr_send(self, request: Any, session_id: str) -> None:
+    def _xhr_send(self, request: PrimusRequest, session_id: str) -> None:
         _cors(request)
         self._sending(request, session_id, self._body(request), jsonp=False)
 
-    def _jsonp_send(self, request: Any, session_id: str) -> None:
+    def _jsonp_send(self, request: PrimusRequest, session_id: str) -> None:
         body = self._body(request)
         kind = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
         if kind == b"application/x-www-form-urlencoded":

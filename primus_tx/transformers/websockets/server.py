@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import respond
+from primus_tx._http import PrimusRequest, respond
 from primus_tx.interfaces import IConnection, ITransformerHost, ITransformerServer
 from primus_tx.transformers._flow import TransportFlow, write_now
 from primus_tx.transformers._shared import spark_options, websocket_factory
@@ -77,7 +77,7 @@ class PrimusWebSocketProtocol(TransportFlow, WebSocketServerProtocol):  # type: 
     """
 
     spark: Any = None
-    http_request: Any = None
+    http_request: Optional[PrimusRequest] = None
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -85,7 +85,10 @@ class PrimusWebSocketProtocol(TransportFlow, WebSocketServerProtocol):  # type: 
         # Our pause/resume, not the HTTP channel's (see _takeover).
         transport: Any = self.transport
         transport.registerProducer(self, True)
-        self.spark = self.factory.host.connect_spark(self, **spark_options(self.http_request, self))
+        request = self.http_request
+        if request is None:  # pragma: no cover - set before the takeover
+            return
+        self.spark = self.factory.host.connect_spark(self, **spark_options(request, self))
         # The handshake is over: what Autobahn kept of it is garbage now
         # (the spark has the headers and the request).
         self.http_request = None
@@ -279,7 +282,7 @@ class WebSocketsServer:
         )
         self.factory = factory
 
-    def upgrade(self, request: Any) -> None:
+    def upgrade(self, request: PrimusRequest) -> None:
         """
         A WebSocket upgrade that passed the middleware.
         """
@@ -288,7 +291,7 @@ class WebSocketsServer:
         if not take_over(request, protocol):
             protocol.http_request = None
 
-    def request(self, request: Any) -> None:
+    def request(self, request: PrimusRequest) -> None:
         """
         A plain HTTP request: this transformer only speaks WebSocket.
         """
