@@ -17,6 +17,8 @@ from typing import Any
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 
+from primus_tx._defaults import PATHNAME
+
 __all__ = ["chat", "demo_root"]
 
 _HERE = Path(__file__).parent
@@ -49,7 +51,7 @@ class _Asset(Resource):
         return b""
 
 
-def demo_root(pathname: str = "/primus") -> IResource:
+def demo_root(pathname: str = PATHNAME) -> IResource:
     """
     The demo site's root resource: ``/`` (the chat page), ``/demo.css`` and
     ``/demo.js``.  Give it to a ``Site`` before attaching the Primus, which
