@@ -48,7 +48,6 @@ __all__ = [
     "peer_of",
     "query_of",
     "reason",
-    "respond",
     "watch_gone",
 ]
 
@@ -113,19 +112,6 @@ def reason(status: int) -> bytes:
     return RESPONSES.get(status) or _REASONS.get(status, b"Unknown Status")
 
 
-def respond(request: Request, status: int, content_type: bytes, body: bytes) -> None:
-    """
-    Answer ``request`` completely: status, type, length and body (no body
-    for ``HEAD``).
-    """
-    request.setResponseCode(status, reason(status))
-    request.setHeader(b"content-type", content_type)
-    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
-    if request.method != b"HEAD":
-        request.write(body)
-    request.finish()
-
-
 def watch_gone(request: PrimusRequest, on_gone: Optional[Callable[[Any], object]] = None) -> None:
     """
     Mark ``request`` gone when its client drops it before it is answered
@@ -156,9 +142,12 @@ def answer(
     request: Request, status: int, body: bytes = b"", content_type: Optional[bytes] = None
 ) -> None:
     """
-    Answer ``request`` completely, unless it is already answered or its
-    client is gone (the session transformers answer held requests late, when
-    either may have happened): status, type when given, length, body.
+    Answer ``request`` completely: status with its reason phrase, type
+    when given, length, and body (none for ``HEAD``).
+
+    Nothing happens when the request is already answered or its client is
+    gone: middleware and transformers answer held requests late, when
+    either may have happened, and twisted.web raises on finishing those.
     """
     if request.finished or is_gone(request):
         return

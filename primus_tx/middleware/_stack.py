@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 
 from primus_tx._errors import AuthorizationError, PrimusError
 from primus_tx._events import as_deferred, is_awaitable
-from primus_tx._http import PrimusRequest, is_gone, reason
+from primus_tx._http import PrimusRequest, answer, is_gone
 from primus_tx._json import dumps_compact
 
 __all__ = ["Layer", "MiddlewareStack", "respond_with_error"]
@@ -192,9 +192,6 @@ def respond_with_error(request: PrimusRequest, error: BaseException, upgrade: bo
                 "middleware failed on {uri}", Failure(error), uri=request.uri
             )
     body = dumps_compact({"error": message}).encode("utf-8")
-    request.setResponseCode(status, reason(status))
-    request.setHeader(b"content-type", b"application/json")
-    request.setHeader(b"content-length", str(len(body)).encode("ascii"))
     if authenticate and status == 401:
         request.setHeader(b"www-authenticate", authenticate.encode("latin-1", "replace"))
     if upgrade:
@@ -202,5 +199,4 @@ def respond_with_error(request: PrimusRequest, error: BaseException, upgrade: bo
         channel = getattr(request, "channel", None)
         if channel is not None:
             channel.persistent = False
-    request.write(body)
-    request.finish()
+    answer(request, status, body, b"application/json")

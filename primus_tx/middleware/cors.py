@@ -14,7 +14,7 @@ import re
 from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
-from primus_tx._http import PrimusRequest, respond
+from primus_tx._http import PrimusRequest, answer
 
 __all__ = ["cors"]
 
@@ -67,7 +67,7 @@ def cors(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
             body = (
                 f"Invalid HTTP Access Control (CORS) request:\n  Origin: {origin}\n  Method: {method}"
             ).encode("utf-8", "replace")
-            respond(request, 403, b"text/plain", body)
+            answer(request, 403, body, b"text/plain")
             return True
         if allowed is not None or credentials:
             request.setHeader(b"access-control-allow-origin", raw_origin)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from primus_tx._http import PrimusRequest, respond
+from primus_tx._http import PrimusRequest, answer
 
 __all__ = ["library"]
 
@@ -25,7 +25,7 @@ def library(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bo
             return None
         if not cache:
             cache.append(primus.library().encode("utf-8"))
-        respond(request, 200, b"text/javascript; charset=utf-8", cache[0])
+        answer(request, 200, cache[0], b"text/javascript; charset=utf-8")
         return True
 
     library_layer.upgrade = False  # type: ignore[attr-defined]

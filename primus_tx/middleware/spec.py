@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from primus_tx._http import PrimusRequest, respond
+from primus_tx._http import PrimusRequest, answer
 from primus_tx._json import dumps_compact
 
 __all__ = ["spec"]
@@ -23,7 +23,7 @@ def spec(primus: Any, options: dict[str, Any]) -> Callable[[Any], Optional[bool]
     def spec_layer(request: PrimusRequest) -> Optional[bool]:
         if request.path != path:
             return None
-        respond(request, 200, b"application/json", dumps_compact(primus.spec).encode("utf-8"))
+        answer(request, 200, dumps_compact(primus.spec).encode("utf-8"), b"application/json")
         return True
 
     spec_layer.upgrade = False  # type: ignore[attr-defined]

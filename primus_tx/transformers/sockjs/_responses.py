@@ -47,23 +47,21 @@ def _cors(request: PrimusRequest) -> None:
         request.responseHeaders.removeHeader(b"access-control-allow-headers")
 
 
-_respond = answer
-
 
 def _not_found(request: PrimusRequest) -> None:
     _no_cache(request)
-    _respond(request, 404, b"404 Error: Page not found\n", b"text/plain; charset=UTF-8")
+    answer(request, 404, b"404 Error: Page not found\n", b"text/plain; charset=UTF-8")
 
 
 def _not_allowed(request: PrimusRequest, allow: bytes) -> None:
     request.responseHeaders.removeHeader(b"content-type")
     request.setHeader(b"allow", allow)
-    _respond(request, 405)
+    answer(request, 405)
 
 
 def _server_error(request: PrimusRequest, text: str) -> None:
     _no_cache(request)
-    _respond(request, 500, text.encode("utf-8"), b"text/plain; charset=UTF-8")
+    answer(request, 500, text.encode("utf-8"), b"text/plain; charset=UTF-8")
 
 
 # -- receivers: the HTTP responses that carry frames to the client ------------------

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 from zope.interface import implementer
 
-from primus_tx._http import PrimusRequest
+from primus_tx._http import PrimusRequest, answer
 from primus_tx._options import reject_unknown
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
 from primus_tx.transformers._shared import websocket_factory
@@ -61,7 +61,6 @@ from primus_tx.transformers.sockjs._responses import (
     _no_cache,
     _not_allowed,
     _not_found,
-    _respond,
     _server_error,
 )
 from primus_tx.transformers.sockjs._session import Session
@@ -143,7 +142,7 @@ class SockJSServer:
         if path in (b"", b"/"):
             if method not in (b"GET", b"HEAD"):
                 return _not_allowed(request, b"GET")
-            return _respond(request, 200, b"Welcome to SockJS!\n", b"text/plain; charset=UTF-8")
+            return answer(request, 200, b"Welcome to SockJS!\n", b"text/plain; charset=UTF-8")
         if path == b"/info":
             return self._info(request)
         if _IFRAME_PATH.match(path):
@@ -179,7 +178,7 @@ class SockJSServer:
         request.setHeader(b"access-control-allow-methods", methods)
         request.setHeader(b"access-control-max-age", str(ONE_YEAR).encode("ascii"))
         request.responseHeaders.removeHeader(b"content-type")
-        _respond(request, 204)
+        answer(request, 204)
 
     def _info(self, request: PrimusRequest) -> None:
         if request.method == b"OPTIONS":
@@ -196,7 +195,7 @@ class SockJSServer:
                 "entropy": secrets.randbits(32),
             }
         ).encode("ascii")
-        _respond(request, 200, body, b"application/json; charset=UTF-8")
+        answer(request, 200, body, b"application/json; charset=UTF-8")
 
     def _iframe_page(self, request: PrimusRequest) -> None:
         if request.method != b"GET":
@@ -205,10 +204,10 @@ class SockJSServer:
             request.responseHeaders.removeHeader(b"content-type")
             request.responseHeaders.removeHeader(b"pragma")
             request.responseHeaders.removeHeader(b"cache-control")
-            return _respond(request, 304)
+            return answer(request, 304)
         _cache_forever(request, self.reactor)
         request.setHeader(b"etag", self._etag)
-        _respond(request, 200, self._iframe, b"text/html; charset=UTF-8")
+        answer(request, 200, self._iframe, b"text/html; charset=UTF-8")
 
     def _websocket(self, request: PrimusRequest, raw: bool) -> None:
         if not self.websocket:
@@ -219,7 +218,7 @@ class SockJSServer:
         connection = (request.getHeader(b"connection") or b"").lower()
         if upgrade != b"websocket" or b"upgrade" not in connection:
             _no_cache(request)
-            return _respond(
+            return answer(
                 request, 400, b"Not a valid websocket request", b"text/plain; charset=UTF-8"
             )
         factory = self._raw if raw else self._framed
@@ -287,14 +286,14 @@ class SockJSServer:
             return _server_error(request, str(error))
         _no_cache(request)
 
-        def answer() -> None:
+        def sent() -> None:
             if jsonp:
-                _respond(request, 200, b"ok", b"text/plain; charset=UTF-8")
+                answer(request, 200, b"ok", b"text/plain; charset=UTF-8")
             else:
                 request.setHeader(b"content-type", b"text/plain; charset=UTF-8")
-                _respond(request, 204)
+                answer(request, 204)
 
-        session.receive(messages, answer)
+        session.receive(messages, sent)
 
     def _body(self, request: PrimusRequest) -> bytes:
         content = request.content

@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IPushProducer
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
-from primus_tx._http import PrimusRequest, respond
+from primus_tx._http import PrimusRequest, answer
 from primus_tx.interfaces import IConnection, ITransformerHost, ITransformerServer
 from primus_tx.transformers._flow import TransportFlow, write_now
 from primus_tx.transformers._shared import spark_options, websocket_factory
@@ -295,7 +295,7 @@ class WebSocketsServer:
         """
         A plain HTTP request: this transformer only speaks WebSocket.
         """
-        respond(request, 426, b"text/plain", b"Upgrade Required")
+        answer(request, 426, b"Upgrade Required", b"text/plain")
 
     def prepare(self, message: str | bytes) -> Any:
         """
