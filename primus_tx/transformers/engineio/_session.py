@@ -202,9 +202,10 @@ class Session:
         if spark is None or self.state != "open" or self.transport != "polling":
             return
         server = self.server
-        self._writing_paused = check_water(
-            self._writing_paused, self._buffered_bytes, server.high_water, server.low_water, spark
-        )
+        if self._writing_paused or self._buffered_bytes > server.high_water:
+            self._writing_paused = check_water(
+                self._writing_paused, self._buffered_bytes, server.high_water, server.low_water, spark
+            )
 
     # -- incoming ----------------------------------------------------------
 

@@ -260,9 +260,10 @@ class Session:
         return self._buffered
 
     def _check_water(self) -> None:
-        self._writing_paused = check_water(
-            self._writing_paused, self._buffered, HIGH_WATER, LOW_WATER, self.spark
-        )
+        if self._writing_paused or self._buffered > HIGH_WATER:
+            self._writing_paused = check_water(
+                self._writing_paused, self._buffered, HIGH_WATER, LOW_WATER, self.spark
+            )
 
 
 # -- WebSocket sessions --------------------------------------------------------------
