@@ -23,7 +23,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from zope.interface import implementer
 
 from primus_tx import Primus
-from primus_tx.interfaces import IParser, ITransformer
+from primus_tx.interfaces import IParser, ITransformer, ITransformerHost, ITransformerServer
 from primus_tx.parsers import json as json_parser
 from primus_tx.testing import FakeConnection
 
@@ -62,13 +62,14 @@ class CountingParser:
         return "function encoder(d, fn) {} function decoder(d, fn) {}"
 
 
+@implementer(ITransformerServer)
 class FakeServerSide:
     """
     The server side :class:`FakeTransformer` builds: records every call.
     """
 
-    def __init__(self, primus: Any) -> None:
-        self.primus = primus
+    def __init__(self, host: ITransformerHost) -> None:
+        self.host = host
         self.prepared: list[Any] = []
         self.upgrades: list[Any] = []
         self.requests: list[Any] = []
@@ -104,8 +105,8 @@ class FakeTransformer:
     def __init__(self) -> None:
         self.servers: list[FakeServerSide] = []
 
-    def server(self, primus: Any) -> FakeServerSide:
-        side = FakeServerSide(primus)
+    def server(self, host: ITransformerHost) -> FakeServerSide:
+        side = FakeServerSide(host)
         self.servers.append(side)
         return side
 

@@ -137,7 +137,11 @@ def test_builtin_transformers_need_only_the_host_interface(name: str) -> None:
 def test_the_fakes_provide_what_they_stand_for() -> None:
     assert verifyObject(IConnection, FakeConnection())
     assert verifyObject(IParser, CountingParser())
-    assert verifyObject(ITransformer, FakeTransformer())
+    transformer = FakeTransformer()
+    assert verifyObject(ITransformer, transformer)
+    primus, _ = make_primus(transformer=transformer)
+    assert verifyObject(ITransformerServer, transformer.servers[0])
+    assert transformer.servers[0].host is primus
 
 
 def test_a_plugin_object_can_provide_the_plugin_interface() -> None:
