@@ -24,6 +24,7 @@ from zope.interface import implementer
 from primus_tx._defaults import client_ping_timeout, milliseconds
 from primus_tx._errors import PrimusError
 from primus_tx._events import EventEmitter, as_deferred, call_in_series, is_awaitable
+from primus_tx._http import PrimusRequest
 from primus_tx._ids import random_id
 from primus_tx._options import check_options
 from primus_tx._plugins import checked_plugin, configured_plugins
@@ -83,7 +84,7 @@ class Primus(EventEmitter):
         self.max_length: int = self.options["max_length"]
         self.whitelist: list[str] = list(self.options["whitelist"])
         self.connections: dict[str, Spark] = {}
-        self.auth: Optional[Callable[[Any], Any]] = None
+        self.auth: Optional[Callable[[PrimusRequest], Any]] = None
         self._incoming: list[Callable[..., Any]] = []
         self._outgoing: list[Callable[..., Any]] = []
         self._plugins: dict[str, Any] = {}
@@ -469,7 +470,7 @@ class Primus(EventEmitter):
         """
         return self._middleware.layers
 
-    def authorize(self, fn: Callable[[Any], Any]) -> Primus:
+    def authorize(self, fn: Callable[[PrimusRequest], Any]) -> Primus:
         """
         Authorize every request and upgrade with ``fn(request)``, which may
         return an awaitable; raising refuses the request (see

@@ -39,7 +39,7 @@ class Layer:
 
     __slots__ = ("enabled", "fn", "http", "name", "upgrade")
 
-    def __init__(self, name: str, fn: Callable[[Any], Any]) -> None:
+    def __init__(self, name: str, fn: Callable[[PrimusRequest], Any]) -> None:
         self.name = name
         self.fn = fn
         self.enabled = True

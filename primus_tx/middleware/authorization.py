@@ -39,7 +39,7 @@ def _failed(failure: Failure) -> None:
     raise _refusal(failure.value)  # type: ignore[arg-type]
 
 
-def authorization(primus: Any, options: dict[str, Any]) -> Callable[[Any], Any]:
+def authorization(primus: Any, options: dict[str, Any]) -> Callable[[PrimusRequest], Any]:
     """
     Build the layer.
     """
