@@ -4,7 +4,9 @@ another that imports it back (directly or round a circle, counting imports
 made inside functions and for type checking only), no import runs up a
 floor, and a transformer imports nothing of the server, the spark, the
 middleware or the client: only the interfaces, the errors and the shared
-helpers.
+helpers.  And the modules around the server (the spark, the resource,
+``create_server``, the library builder, the transformers) read none of its
+private attributes: they get what they need through its contracts.
 """
 
 from __future__ import annotations
@@ -177,3 +179,38 @@ def test_transformers_import_only_interfaces_errors_and_helpers(module: str) -> 
         and not target.startswith("primus_tx.transformers._")
     ]
     assert wrong == [], f"{module} imports {wrong}"
+
+
+def _private_reads_of_the_server(path: Path) -> list[str]:
+    """
+    ``primus._x`` / ``host._x`` (or ``....primus._x``) in ``path``: a private
+    attribute of the server read from outside it.
+    """
+    found = []
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")):
+            continue
+        owner = node.value
+        name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+        if name in ("primus", "host") and not node.attr.startswith("__"):
+            found.append(f"{path.name}:{node.lineno}: {name}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        m
+        for m in MODULES
+        if m.startswith("primus_tx.transformers")
+        or m in ("primus_tx.spark", "primus_tx._resource", "primus_tx._create", "primus_tx.library")
+    ),
+)
+def test_the_server_is_reached_through_its_contracts(module: str) -> None:
+    assert _private_reads_of_the_server(MODULES[module]) == []
+
+
+def test_the_private_read_check_sees_one(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f(self):\n    return self.primus._decode, host._reactor\n")
+    assert len(_private_reads_of_the_server(sample)) == 2
