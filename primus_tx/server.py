@@ -44,13 +44,13 @@ from primus_tx.transformers import find_transformer
 
 __all__ = ["PRIMUS_VERSION", "Primus"]
 
-
 #: Seconds ``destroy()`` waits for connections to finish closing.
 CLOSE_GRACE = 3.0
 
 _RESERVED = frozenset(
     ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log")
 )
+
 
 @implementer(ITransformerHost)
 class Primus(EventEmitter):
