@@ -16,7 +16,11 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "primus_tx"
+import primus_tx
+
+# The package as imported (the checkout, or the installed wheel when the
+# suite runs from a copy of the tests).
+PACKAGE = Path(primus_tx.__file__).resolve().parent
 
 #: The floors, lowest first: a module imports only modules of lower floors
 #: and of its own part (a package on floors 1 and 2, the whole of floor 0).
