@@ -114,3 +114,12 @@ def test_test_case_names_exist() -> None:
         if not (ROOT / (name.replace(".", "/") + ".py")).is_file()
     ]
     assert missing == []
+
+
+def test_the_wheel_ships_py_typed() -> None:
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    shipped = [p.strip() for p in setup["options.package_data"]["primus_tx"].split(",")]
+    assert "py.typed" in shipped
