@@ -10,7 +10,50 @@ from typing import Any
 
 from primus_tx._errors import PrimusError
 
-__all__ = ["checked_plugin", "configured_plugins"]
+__all__ = ["BUILTIN", "builtin_plugin", "checked_plugin", "configured_plugins", "find_plugin"]
+
+#: Built-in plugin names and where their plugin objects live (imported
+#: only when asked for, so naming one plugin loads no other).
+BUILTIN: dict[str, str] = {
+    "emitter": "primus_tx.plugins.emitter:plugin",
+    "emit": "primus_tx.plugins.emit:plugin",
+    "rooms": "primus_tx.plugins.rooms:plugin",
+    "responder": "primus_tx.plugins.responder:plugin",
+}
+
+
+def builtin_plugin(name: str) -> Any:
+    """
+    The built-in plugin object called ``name``, or ``None``.
+    """
+    path = BUILTIN.get(name.strip().lower()) if isinstance(name, str) else None
+    if path is None:
+        return None
+    from primus_tx._lookup import load
+
+    return load(path)
+
+
+def find_plugin(name: str) -> Any:
+    """
+    The built-in plugin called ``name`` (see :mod:`primus_tx.plugins`), else
+    the one published under that name through Twisted's plugin system, else
+    ``None``.
+    """
+    found = builtin_plugin(name)
+    if found is not None:
+        return found
+    from twisted.plugin import getPlugins
+
+    from primus_tx.interfaces import IPrimusPlugin
+
+    try:
+        for candidate in getPlugins(IPrimusPlugin):
+            if getattr(candidate, "name", None) == name:
+                return candidate
+    except Exception:  # a broken third-party plugin must not hide ours
+        pass
+    return None
 
 
 def checked_plugin(name: str, plugin: Any) -> Any:
@@ -39,20 +82,23 @@ def configured_plugins(plugins: Any) -> list[tuple[str, Any]]:
     """
     if isinstance(plugins, dict):
         return list(plugins.items())
+    if isinstance(plugins, (list, tuple)):
+        plugins = " ".join(str(name) for name in plugins)
     if isinstance(plugins, str):
-        from twisted.plugin import getPlugins
-
-        from primus_tx.interfaces import IPrimusPlugin
-
         names = [n for n in plugins.replace(",", " ").split() if n]
-        published = {getattr(p, "name", None): p for p in getPlugins(IPrimusPlugin)}
         found: list[tuple[str, Any]] = []
         for name in names:
-            if name in published:
-                found.append((name, published[name]))
-            elif ":" in name:
+            if ":" in name:
                 found.append((name.split(":", 1)[1], name))
-            else:
-                raise PrimusError(f"Unknown plugin {name!r}; publish it as an IPrimusPlugin")
+                continue
+            plugin = find_plugin(name)
+            if plugin is None:
+                raise PrimusError(
+                    f"Unknown plugin {name!r}; the built-in plugins are "
+                    f"{', '.join(sorted(BUILTIN))}, others are published as IPrimusPlugin"
+                )
+            found.append((name, plugin))
         return found
-    raise PrimusError("plugin must be a dict of name: plugin, or a string of plugin names")
+    raise PrimusError(
+        "plugin must be a dict of name: plugin, a string of plugin names or a list of names"
+    )

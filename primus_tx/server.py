@@ -10,7 +10,7 @@ site's own resources) or is mounted explicitly as ``primus.resource``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IListeningPort
@@ -27,7 +27,7 @@ from primus_tx._events import EventEmitter, as_deferred, call_in_series, is_awai
 from primus_tx._http import PrimusRequest
 from primus_tx._ids import random_id
 from primus_tx._options import check_options
-from primus_tx._plugins import checked_plugin, configured_plugins
+from primus_tx._plugins import checked_plugin, configured_plugins, find_plugin
 from primus_tx._resource import PrimusResource, SiteRoot
 from primus_tx._version import PRIMUS_VERSION
 from primus_tx.interfaces import (
@@ -95,6 +95,12 @@ class Primus(EventEmitter):
         self._closed = False
         self._id_generator = self.options["id_generator"]
         self._library: Optional[str] = None
+        #: The spark class of this server.  Plugins extend it (see
+        #: :func:`primus_tx.plugins.extend_spark`) rather than the shared
+        #: :class:`~primus_tx.Spark`, so that one server's plugins never
+        #: change another server's sparks, and a server without plugins
+        #: runs the plain class.
+        self.Spark: type[Spark] = type("Spark", (Spark,), {"__module__": Spark.__module__})
 
         requested_transformer = self.options["transformer"]
         requested_parser = self.options["parser"]
@@ -257,7 +263,7 @@ class Primus(EventEmitter):
         if self._closed:
             connection.close(True)
             return None
-        spark = Spark(self._sparks, connection, **spark_options)
+        spark = self.Spark(self._sparks, connection, **spark_options)
         self.connections[spark.id] = spark
         if self._heartbeat is None and self.options["ping_interval"]:
             self._heartbeat = LoopingCall(self._sweep)
@@ -361,26 +367,43 @@ class Primus(EventEmitter):
         for all sparks; with them each spark's transforms run as for
         ``spark.write``.
         """
+        self.write_to(list(self.connections.values()), data)
+        return self
+
+    def write_to(self, sparks: Iterable[Spark], data: Any) -> int:
+        """
+        Send ``data`` to each of ``sparks`` (a room, a group): encoded and
+        framed once for all of them when there are no outgoing transforms,
+        else written to each spark as ``spark.write`` would.
+
+        :return: how many open sparks it was written to.
+        """
         if self._outgoing:
-            for spark in list(self.connections.values()):
-                spark.write(data)
-            return self
+            count = 0
+            for spark in sparks:
+                if spark.ready_state == Spark.OPEN:
+                    spark.write(data)
+                    count += 1
+            return count
         try:
             message = self._encode(data)
         except Exception as error:
             from primus_tx._errors import ParserError
 
             self._log_error(ParserError(f"Failed to encode outgoing data: {error}"))
-            return self
+            return 0
         if not message:
-            return self
+            return 0
         server = self._server
         if server is None:
-            return self
+            return 0
         prepared = server.prepare(message)
-        for spark in list(self.connections.values()):
-            spark._connection.sendPrepared(prepared)
-        return self
+        count = 0
+        for spark in sparks:
+            if spark.ready_state == Spark.OPEN:
+                spark._connection.sendPrepared(prepared)
+                count += 1
+        return count
 
     # -- heartbeat --------------------------------------------------------------
 
@@ -489,11 +512,28 @@ class Primus(EventEmitter):
         ``name`` attribute), get one (``plugin(name)``) or all of them
         (``plugin()``).  Adding emits ``"plugin"`` and then calls the
         plugin's ``server(primus, options)``.
+
+        ``plugin(name)`` for a plugin that is not added yet but is a
+        built-in or published one (``primus.plugin("rooms")``) adds it and
+        returns it, so that asking for a plugin is enough to have it;
+        other unknown names give ``None``, as with Primus.  ``plugin`` may
+        also be given as a name (``plugin("chat", "emitter")``).
         """
         if name is None and plugin is None:
             return dict(self._plugins)
         if plugin is None and isinstance(name, str):
-            return self._plugins.get(name)
+            if name in self._plugins:
+                return self._plugins[name]
+            found = find_plugin(name)
+            if found is None:
+                return None
+            self.plugin(name, found)
+            return self._plugins[name]
+        if isinstance(plugin, str) and ":" not in plugin:
+            found = find_plugin(plugin)
+            if found is None:
+                raise PrimusError(f"Unknown plugin {plugin!r}")
+            plugin = found
         if plugin is None:
             plugin, name = name, getattr(name, "name", None)
         if not isinstance(name, str) or not name:

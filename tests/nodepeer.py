@@ -460,10 +460,13 @@ class NodePrimusClient(NodePeer):
         transformer: str = "websockets",
         parser: str = "json",
         socket: Optional[dict[str, Any]] = None,
+        npm_plugins: Optional[dict[str, str]] = None,
     ) -> None:
         """
         Create a client (``Primus.createSocket(...)`` then ``new Socket(url,
         options)``); it opens by itself unless ``options["manual"]``.
+        ``npm_plugins`` maps plugin names to the npm packages (pinned in
+        tests/js) the client is compiled with.
         """
         command: dict[str, Any] = {
             "op": "connect",
@@ -475,6 +478,8 @@ class NodePrimusClient(NodePeer):
         }
         if socket:
             command["socket"] = socket
+        if npm_plugins:
+            command["npm_plugins"] = npm_plugins
         self.send(command)
 
     async def open_client(

@@ -265,7 +265,10 @@ class Socket(EventEmitter):
 
         plugins = merged.get("plugin") or {}
         if not isinstance(plugins, dict):
-            raise PrimusError("plugin must be a dict of name: plugin")
+            # Names, as for the server: plugin="emitter, rooms".
+            from primus_tx._plugins import checked_plugin, configured_plugins
+
+            plugins = {name: checked_plugin(name, p) for name, p in configured_plugins(plugins)}
         self.ark = {name: plugin for name, plugin in plugins.items()}
         for plugin in self.ark.values():
             client = getattr(plugin, "client", None)

@@ -16,6 +16,8 @@
  *        Primus.createSocket({transformer, parser, plugin, ...socket}) then
  *        new Socket(url, options).  "socket" holds extra createSocket options
  *        such as {"authorization": true, "pathname": "/other"}.
+ *        "npm_plugins": {"emitter": "primus-emitter", ...} adds npm plugins
+ *        (pinned in package.json) to the client, by name and package.
  *   {"op":"write","data":..}          client.write(data)
  *   {"op":"end","data"?:..}           client.end(data)
  *   {"op":"id"}                        client.id(cb) -> event "id" [id]
@@ -211,10 +213,14 @@ async function run(cmd) {
   switch (cmd.op) {
     case 'connect': {
       if (clients[name]) clients[name].destroy();
+      const plugin = Object.assign({}, cmd.plugin || {});
+      Object.keys(cmd.npm_plugins || {}).forEach(function (key) {
+        plugin[key] = require(cmd.npm_plugins[key]);
+      });
       const Socket = Primus.createSocket(Object.assign({
         transformer: cmd.transformer || 'websockets',
         parser: cmd.parser || 'json'
-      }, cmd.plugin ? { plugin: cmd.plugin } : {}, cmd.socket || {}));
+      }, Object.keys(plugin).length ? { plugin: plugin } : {}, cmd.socket || {}));
       const client = new Socket(cmd.url, cmd.options || {});
       clients[name] = client;
       watch(name, client);

@@ -16,6 +16,9 @@
  *                 {"allow": true, "delay": ms} accepts after `delay` ms;
  *                 {"deny_query": "key"} refuses when the query has `key`.
  *   options       extra options passed to `new Primus()` as they are.
+ *   plugins       {"emitter": "primus-emitter", ...}: npm plugins (pinned in
+ *                 package.json) added with primus.plugin(name, require(pkg)),
+ *                 in this order, before any connection.
  *
  * Events (stdout, newline-delimited JSON): {"event":name,"args":[...],"t":ms}
  *   listening      [{"port":N}]  also as a top-level "port" key
@@ -117,6 +120,9 @@ function build() {
   if ('maxLength' in config) options.maxLength = config.maxLength;
 
   primus = new Primus(server, options);
+  Object.keys(config.plugins || {}).forEach(function (name) {
+    primus.plugin(name, require(config.plugins[name]));
+  });
 
   const auth = config.authorization;
   if (auth) {
