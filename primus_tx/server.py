@@ -412,11 +412,15 @@ class Primus(EventEmitter):
         One heartbeat tick for every spark: the ping is encoded and framed
         once, and a spark that did not answer the previous ping is ended.
         """
-        now = int(self.reactor.seconds() * 1000)
+        seconds = self.reactor.seconds()
+        now = int(seconds * 1000)
         server = self._server
         if server is None:  # pragma: no cover - the heartbeat stops first
             return
-        self._sparks.ping = server.prepare(self._encode(f"primus::ping::{now}"))
+        sparks = self._sparks
+        sparks.ping = server.prepare(self._encode(f"primus::ping::{now}"))
+        sparks.ping_token = str(now)
+        sparks.ping_sent = seconds
         for spark in list(self.connections.values()):
             try:
                 spark.heartbeat()

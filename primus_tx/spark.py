@@ -39,6 +39,7 @@ __all__ = ["Spark", "SparkContext"]
 
 _PROTOCOL_PREFIX = "primus::"
 _PONG = "primus::pong::"
+_PONG_LENGTH = len(_PONG)
 _ID = "primus::id::"
 SERVER_CLOSE = "primus::server::close"
 
@@ -77,6 +78,10 @@ class SparkContext:
     :ivar ended: ``ended(spark)`` tells the server a spark has ended.
     :ivar ping: the heartbeat ping of the current tick, framed by the
         transformer (``prepare``) for ``sendPrepared``.
+    :ivar ping_token: that ping's timestamp as the client echoes it in its
+        pong (``None`` before the first tick).
+    :ivar ping_sent: the reactor time that ping was sent at; with the pong
+        that echoes ``ping_token`` it gives ``spark.latency``.
     """
 
     __slots__ = (
@@ -88,6 +93,8 @@ class SparkContext:
         "make_id",
         "outgoing",
         "ping",
+        "ping_sent",
+        "ping_token",
         "reactor",
         "server",
     )
@@ -115,6 +122,8 @@ class SparkContext:
         self.make_id = make_id
         self.ended = ended
         self.ping: Any = None
+        self.ping_token: Optional[str] = None
+        self.ping_sent = 0.0
 
 
 @implementer(IConnectionHandler, IPushProducer, IConsumer)
@@ -133,7 +142,12 @@ class Spark(EventEmitter):
         Autobahn protocol instance).
     :ivar ready_state: :attr:`OPEN` until the spark ends, then :attr:`CLOSED`.
     :ivar alive: whether the client answered the last heartbeat ping.
+    :ivar latency: seconds between the server's last heartbeat ping and
+        this client's answer (the round trip, measured from the heartbeat
+        with no extra messages), or ``None`` until a ping was answered.
     """
+
+    latency: Optional[float] = None
 
     OPENING = 1
     CLOSED = 2
@@ -314,6 +328,12 @@ class Spark(EventEmitter):
     def _protocol(self, message: str) -> bool:
         if message.startswith(_PONG):
             self.alive = True
+            context = self._context
+            if message[_PONG_LENGTH:] == context.ping_token:
+                # The answer to the latest ping: a round trip measured with
+                # the heartbeat's own messages (an older or forged pong
+                # does not count).
+                self.latency = context.reactor.seconds() - context.ping_sent
             self._safely("heartbeat")
             return True
         if message.startswith(_ID):

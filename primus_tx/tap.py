@@ -117,7 +117,18 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
+        self["plugin"] = []
         self["app_callable"] = None
+
+    def opt_plugin(self, names: str) -> None:
+        """
+        A plugin to add, by name: a built-in one (emitter, emit, rooms,
+        responder), one published as an IPrimusPlugin, or module:attribute.
+        Repeat it (or separate names with commas) to add several, in order.
+        """
+        for name in names.replace(",", " ").split():
+            if name not in self["plugin"]:
+                self["plugin"].append(name)
 
     def opt_listen(self, description: str) -> None:
         """
@@ -149,6 +160,15 @@ class Options(usage.Options):
             find_parser(self["parser"])
         except PrimusError as error:
             raise usage.UsageError(f"--parser: {error}") from None
+
+        if self["plugin"]:
+            from primus_tx._plugins import checked_plugin, configured_plugins
+
+            try:
+                for name, plugin in configured_plugins(self["plugin"]):
+                    checked_plugin(name, plugin)
+            except (PrimusError, ImportError, AttributeError) as error:
+                raise usage.UsageError(f"--plugin: {error}") from None
 
         pathname = self["pathname"]
         if not pathname.strip("/"):
@@ -322,6 +342,8 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         "max_length": options["max-length"],
         "compression": bool(options["compression"]),
     }
+    if options.get("plugin"):
+        primus_options["plugin"] = list(options["plugin"])
 
     parent = MultiService()
     parent.setName("primus-tx")

@@ -158,8 +158,39 @@ def test_help_lists_every_option() -> None:
     """
     text = str(Options())
     for name in ("--listen", "--pathname", "--transformer", "--parser", "--ping-interval",
-                 "--max-length", "--compression", "--app", "--static"):
+                 "--max-length", "--compression", "--app", "--static", "--plugin"):
         assert name in text
+
+
+def test_plugin_option_is_repeatable_and_checked() -> None:
+    """
+    --plugin names plugins (repeated, or comma-separated), in order, once
+    each; an unknown name is a usage error naming the built-in ones.
+    """
+    assert parse("--plugin", "emitter", "--plugin", "rooms, emit", "--plugin", "emitter")[
+        "plugin"
+    ] == ["emitter", "rooms", "emit"]
+    assert parse()["plugin"] == []
+    with pytest.raises(usage.UsageError, match="emitter"):
+        parse("--plugin", "nope")
+    with pytest.raises(usage.UsageError, match="--plugin"):
+        parse("--plugin", "no_such_module:thing")
+
+
+@pytest_twisted.ensureDeferred
+async def test_plugins_reach_the_server() -> None:
+    """
+    The named plugins are added to the Primus the service makes.
+    """
+    options = parse("--listen", "tcp:0", "--app", "primus_tx.tap:_echo",
+                    "--plugin", "emitter,rooms")
+    primus_service = makeService(options, reactor=Clock()).getServiceNamed("primus")
+    primus_service.startService()
+    try:
+        assert sorted(primus_service.primus.plugin()) == ["emitter", "rooms"]
+        assert hasattr(primus_service.primus.Spark, "join")
+    finally:
+        await primus_service.stopService()
 
 
 # -- the plugin --------------------------------------------------------------------

@@ -255,6 +255,12 @@ class Socket(EventEmitter):
         self._destroyed = False
         self._closing: list[Deferred[Any]] = []
         self._last_error: Optional[BaseException] = None
+        #: Seconds of the last round trip this socket timed without sending
+        #: anything extra: the opening handshake (from asking the transport
+        #: to connect until it is open, so it includes connecting), and each
+        #: ``id()`` asked of the server while open; ``None`` until measured.
+        self.latency: Optional[float] = None
+        self._opening_at = 0.0
 
         recovery = self.recovery
         recovery.on("reconnected", self._recovered)
@@ -429,6 +435,7 @@ class Socket(EventEmitter):
         transport = self._transport_class(handler, self._reactor, dict(self._transport_options))
         handler.transport = transport
         self._transport = self.socket = transport
+        self._opening_at = self._reactor.seconds()
         transport.open(self._uri(), dict(self._headers))
 
     def _drop_transport(self) -> None:
@@ -467,6 +474,7 @@ class Socket(EventEmitter):
     # -- the transport tells us -------------------------------------------------
 
     def _incoming_open(self) -> None:
+        self.latency = self._reactor.seconds() - self._opening_at
         self._clear_timer("connect")
         if self.recovery.reconnecting():
             self.recovery.reconnected()
@@ -688,8 +696,11 @@ class Socket(EventEmitter):
         if transport_id:
             return succeed(str(transport_id))
         d: Deferred[str] = Deferred()
+        asked = self._reactor.seconds() if self.ready_state == OPEN else None
 
         def answered(value: str) -> None:
+            if asked is not None:
+                self.latency = self._reactor.seconds() - asked
             if not d.called:
                 d.callback(value)
 

@@ -18,6 +18,21 @@ a spark sends, and offers control endpoints for server-side actions::
 With ``--demo`` the root is ``primus_tx.demo.demo_root()`` and the
 application is ``primus_tx.demo.chat`` instead of the echo.
 
+With ``--plugin NAMES`` the server has those built-in plugins, records
+what it receives without echoing it, and answers the plugin test pages (tests/browser/test_browser_plugins.py):
+
+    emitter    "add" acks with the sum; "join" joins a room (rooms);
+               "say" [room, text] sends "said" to the room; "welcome" is
+               sent on connection
+    emit       "ping-emit" x is emitted back as "pong-emit" x
+    responder  a "request" is answered with {"echo": data}
+
+    /control/ask?data=JSON      spark.send("ask", data, ack=True) to every
+                                spark; the replies land in stats "answers"
+    /control/request?data=JSON  spark.write_and_wait(data) to every spark;
+                                the responses land in stats "answers"
+    /control/room?room=R&data=JSON  primus.room(R).write(data)
+
 Run: ``python tests/browser/browser_server.py [--port N] [--auth]
 [--ping-interval S] [--official FILE] [--transformer NAME] [--transport JSON]``.
 """
@@ -74,6 +89,7 @@ class Control(Resource):
                 "connections": self.state["connections"],
                 "auth_calls": self.state["auth_calls"],
                 "received": self.state["received"],
+                "answers": self.state["answers"],
             }
         elif action == "end":
             reconnect = args.get("reconnect") == "1"
@@ -82,6 +98,18 @@ class Control(Resource):
             result = True
         elif action == "write":
             primus.write(json.loads(args["data"]))
+            result = True
+        elif action in ("ask", "request"):
+            answers = self.state["answers"]
+            for spark in primus:
+                if action == "ask":
+                    d = spark.send("ask", json.loads(args["data"]), ack=True)  # type: ignore[attr-defined]
+                else:
+                    d = spark.write_and_wait(json.loads(args["data"]))  # type: ignore[attr-defined]
+                d.addCallbacks(answers.append, lambda f: answers.append(str(f.value)))
+            result = True
+        elif action == "room":
+            primus.room(args["room"]).write(json.loads(args["data"]))  # type: ignore[attr-defined]
             result = True
         else:
             request.setResponseCode(404)
@@ -97,12 +125,13 @@ def main() -> None:
     parser.add_argument("--official", default=None)
     parser.add_argument("--demo", action="store_true", help="serve primus_tx.demo at /")
     parser.add_argument("--transformer", default="websockets")
+    parser.add_argument("--plugin", default=None, help="built-in plugins to add, by name")
     parser.add_argument(
         "--transport", default="{}", help="JSON: the transformer's transport options"
     )
     args = parser.parse_args()
 
-    state: dict[str, Any] = {"connections": 0, "auth_calls": 0, "received": []}
+    state: dict[str, Any] = {"connections": 0, "auth_calls": 0, "received": [], "answers": []}
     root = Resource()
     root.putChild(b"", Static((PAGE % "/primus/primus.js").encode(), b"text/html; charset=utf-8"))
     if args.official:
@@ -122,6 +151,8 @@ def main() -> None:
         "transformer": args.transformer,
         "transport": json.loads(args.transport),
     }
+    if args.plugin:
+        options["plugin"] = args.plugin
     if args.auth:
 
         def refuse(request: Any) -> None:
@@ -137,9 +168,24 @@ def main() -> None:
 
         def echo(data: Any, *raw: Any) -> None:
             state["received"].append(data)
-            spark.write(data)
+            if not args.plugin:  # plugin packets echoed would confuse the page
+                spark.write(data)
 
         spark.on("data", echo)
+        plugins = primus.plugin()
+        if "emitter" in plugins:
+            spark.on("add", lambda a, b: a + b)
+            spark.send("welcome", spark.id)  # type: ignore[attr-defined]
+            if "rooms" in plugins:
+                spark.on("join", lambda room: spark.join(room))  # type: ignore[attr-defined]
+                spark.on(
+                    "say",
+                    lambda room, text: primus.room(room).send("said", text),  # type: ignore[attr-defined]
+                )
+        if "emit" in plugins:
+            spark.on("ping-emit", lambda x: spark.emit("pong-emit", x))
+        if "responder" in plugins:
+            spark.on("request", lambda data: {"echo": data})
 
     if args.demo:
         from primus_tx.demo import chat
