@@ -1,8 +1,10 @@
 """
 The demo application ``twistd -n primus`` serves when no ``--app`` is given:
-a chat page at ``/`` that shows what the browser client is doing
-(connection state, reconnect attempts and back-off, round-trip time) and
-the few lines of server code behind it.
+a chat page at ``/`` with several rooms and who is in them, built on the
+``rooms`` and ``emitter`` plugins (every message is acknowledged, and the
+page shows to how many people it was delivered), that also shows what the
+browser client is doing (connection state, reconnect attempts and
+back-off, round-trip time).
 
 It doubles as a manual test bench: stop the server, or take the browser
 offline, and watch the client back off, buffer and come back.
@@ -14,12 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.defer import succeed
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 
 from primus_tx._defaults import PATHNAME
 
-__all__ = ["chat", "demo_root"]
+__all__ = ["ROOMS", "chat", "demo_root"]
 
 _HERE = Path(__file__).parent
 _FILES = {
@@ -68,34 +71,96 @@ def demo_root(pathname: str = PATHNAME) -> IResource:
     return root
 
 
-def _presence(primus: Any) -> None:
-    primus.write({"type": "presence", "count": primus.connected})
+#: The demo's rooms; a client is in one of them at a time.
+ROOMS = ("lobby", "python", "javascript", "random")
 
 
 def chat(primus: Any) -> Any:
     """
-    The server half of the demo: every message a client sends is broadcast
-    to every client, the sender included (so one tab alone sees its echo),
-    wrapped as ``{"type": "message", "from": <spark id>, "at": <ms>,
-    "data": <message>}``.  ``{"type": "latency", ...}`` messages are the
-    page's round-trip probes and go back to the sender only, unchanged.
-    Everyone is told how many people are connected when that changes.
+    The server half of the demo, on the ``emitter`` and ``rooms`` plugins
+    (added here if the server does not have them yet).
+
+    The page speaks in emitter events, each acknowledged:
+
+    * ``hello(name)`` sets the visitor's name; the ack is ``{"id", "rooms"}``.
+    * ``join(room)`` leaves the current room for ``room``; the ack is
+      ``{"room", "users"}``, and the members of both rooms get a fresh
+      ``users(room, names)``.
+    * ``say(text)`` sends ``message({"room", "from", "name", "text", "at"})``
+      to the sender's room, the sender included; the ack is
+      ``{"delivered": <sparks reached>, "at": <ms>}``, which the page shows.
+    * ``ping(t)`` is acknowledged with ``t``: the page's round-trip time.
+
+    Everyone gets ``rooms({room: members})`` and ``presence(count)`` when
+    they change.
 
     :return: ``primus``, so ``chat(Primus(site))`` reads naturally.
     """
+    primus.plugin("emitter")
+    primus.plugin("rooms")
+    names: dict[str, str] = {}
+    where: dict[str, str] = {}
+
+    def counts() -> dict[str, int]:
+        return {room: sum(1 for r in where.values() if r == room) for room in ROOMS}
+
+    def announce(*rooms: str) -> None:
+        for room in rooms:
+            users = sorted(names.get(i, "?") for i, r in where.items() if r == room)
+            primus.room(room).send("users", room, users)
+        primus.send("rooms", counts())
 
     def connection(spark: Any) -> None:
-        def received(data: Any, *raw: Any) -> None:
-            if isinstance(data, dict) and data.get("type") == "latency":
-                spark.write(data)
-                return
-            primus.write(
-                {"type": "message", "from": spark.id, "at": int(time.time() * 1000), "data": data}
+        names[spark.id] = "guest"
+
+        def hello(name: Any) -> dict[str, Any]:
+            names[spark.id] = str(name or "anonymous")[:24]
+            room = where.get(spark.id)
+            if room is not None:
+                announce(room)
+            return {"id": spark.id, "rooms": list(ROOMS)}
+
+        def join(room: Any) -> Any:
+            if room not in ROOMS:
+                return {"error": f"no room {room!r}"}
+            previous = where.get(spark.id)
+
+            def joined(_: Any) -> dict[str, Any]:
+                where[spark.id] = room
+                announce(*([previous, room] if previous and previous != room else [room]))
+                users = sorted(names.get(i, "?") for i, r in where.items() if r == room)
+                return {"room": room, "users": users}
+
+            left = spark.leave(previous) if previous else succeed(None)
+            return left.addCallback(lambda _: spark.join(room)).addCallback(joined)
+
+        def say(text: Any) -> Any:
+            room = where.get(spark.id)
+            if room is None:
+                return {"error": "join a room first"}
+            at = int(time.time() * 1000)
+            message = {
+                "room": room, "from": spark.id, "name": names.get(spark.id, "?"),
+                "text": str(text)[:500], "at": at,
+            }
+            return primus.room(room).send("message", message).addCallback(
+                lambda delivered: {"delivered": delivered, "at": at}
             )
 
-        spark.on("data", received)
-        _presence(primus)
+        spark.on("hello", hello)
+        spark.on("join", join)
+        spark.on("say", say)
+        spark.on("ping", lambda sent: sent)
+        primus.send("presence", primus.connected)
+        spark.send("rooms", counts())
+
+    def disconnection(spark: Any) -> None:
+        names.pop(spark.id, None)
+        room = where.pop(spark.id, None)
+        if room is not None:
+            announce(room)
+        primus.send("presence", primus.connected)
 
     primus.on("connection", connection)
-    primus.on("disconnection", lambda spark: _presence(primus))
+    primus.on("disconnection", disconnection)
     return primus

@@ -1,6 +1,7 @@
-// The primus-tx demo chat: one Primus client, its events shown as they
-// happen, and a round-trip time measured with an application-level ping
-// (the server answers {type: 'latency'} messages to the sender only).
+// The primus-tx demo chat: rooms and a user list (the server's `rooms`
+// plugin), every message acknowledged with the number of people it reached
+// (the `emitter` plugin's acks), and one Primus client's events shown as
+// they happen, with a round-trip time measured by an acknowledged ping.
 (function demo() {
   'use strict';
 
@@ -12,9 +13,12 @@
   var lastPing = null;
   var nextAttemptAt = null;
   var latencyTimer = null;
+  var currentRoom = 'lobby';
+  var joinedRoom = null;
 
   var nameInput = $('name');
   nameInput.value = localStorage.getItem('primus-tx-name') || 'guest-' + Math.floor(Math.random() * 1000);
+  var lastName = nameInput.value;
 
   var primus = new Primus({ reconnect: { min: 500, max: 8000, retries: Infinity } });
   window.primus = primus; // for poking at it from the console
@@ -50,10 +54,13 @@
   }
 
   function chatMessage(message) {
-    var data = message.data || {};
-    var name = String(data.name || 'anonymous').slice(0, 24);
+    var name = String(message.name || 'anonymous').slice(0, 24);
     var li = document.createElement('li');
-    if (message.from === myId) li.className = 'mine';
+    var mine = message.from === myId;
+    if (mine) {
+      li.className = 'mine';
+      li.setAttribute('data-at', String(message.at));
+    }
     var avatar = document.createElement('div');
     avatar.className = 'avatar';
     avatar.style.background = colour(name);
@@ -65,12 +72,62 @@
     meta.textContent = name + ' · ' + new Date(message.at).toLocaleTimeString();
     var text = document.createElement('div');
     text.className = 'text';
-    text.textContent = typeof data.text === 'string' ? data.text : JSON.stringify(data);
+    text.textContent = String(message.text);
     bubble.appendChild(meta);
     bubble.appendChild(text);
+    if (mine) { // until the server's ack says how many it reached
+      var ack = document.createElement('div');
+      ack.className = 'ack';
+      ack.textContent = 'sending…';
+      bubble.appendChild(ack);
+    }
     li.appendChild(avatar);
     li.appendChild(bubble);
     append(li);
+    return li;
+  }
+
+  function showRooms(counts) {
+    var list = $('rooms');
+    list.textContent = '';
+    Object.keys(counts).forEach(function (room) {
+      var li = document.createElement('li');
+      li.setAttribute('data-room', room);
+      if (room === currentRoom) li.className = 'current';
+      var label = document.createElement('span');
+      label.textContent = '#' + room;
+      var count = document.createElement('span');
+      count.textContent = String(counts[room]);
+      li.appendChild(label);
+      li.appendChild(count);
+      li.addEventListener('click', function () { join(room); });
+      list.appendChild(li);
+    });
+  }
+
+  function showUsers(users) {
+    var list = $('users');
+    list.textContent = '';
+    users.forEach(function (user) {
+      var li = document.createElement('li');
+      li.textContent = user;
+      list.appendChild(li);
+    });
+  }
+
+  function join(room) {
+    primus.send('join', room, function (reply) {
+      if (!reply || reply.error) return system(reply ? reply.error : 'could not join ' + room);
+      if (reply.room !== joinedRoom) { // not a rejoin after a reconnect
+        if (joinedRoom) messages.textContent = '';
+        system('you are in #' + reply.room);
+      }
+      currentRoom = joinedRoom = reply.room;
+      showUsers(reply.users);
+      Array.prototype.forEach.call($('rooms').children, function (li) {
+        li.className = li.getAttribute('data-room') === currentRoom ? 'current' : '';
+      });
+    });
   }
 
   function drawSparkline() {
@@ -92,8 +149,16 @@
     ctx.stroke();
   }
 
+  // An acknowledged ping: the server's ack carries our timestamp back.
   function measureLatency() {
-    if (primus.readyState === Primus.OPEN) primus.write({ type: 'latency', sent: performance.now() });
+    if (primus.readyState !== Primus.OPEN) return;
+    primus.send('ping', performance.now(), function (sent) {
+      var rtt = performance.now() - sent;
+      rtts.push(rtt);
+      if (rtts.length > 40) rtts.shift();
+      $('m-latency').textContent = rtt.toFixed(1) + ' ms';
+      drawSparkline();
+    });
   }
 
   primus.on('readyStateChange', function (state) {
@@ -105,29 +170,22 @@
     $('m-attempts').textContent = '0';
     $('m-next').textContent = '–';
     nextAttemptAt = null;
-    primus.id(function (id) {
-      myId = id;
-      $('m-id').textContent = id;
+    // The server forgets a connection's rooms when it ends: say who we
+    // are and (re)join our room on every open.
+    primus.send('hello', nameInput.value.trim() || 'anonymous', function (reply) {
+      myId = reply.id;
+      $('m-id').textContent = reply.id;
+      join(currentRoom);
     });
     measureLatency();
     clearInterval(latencyTimer);
     latencyTimer = setInterval(measureLatency, 2000);
   });
 
-  primus.on('data', function (message) {
-    if (!message || typeof message !== 'object') return;
-    if (message.type === 'latency') {
-      var rtt = performance.now() - message.sent;
-      rtts.push(rtt);
-      if (rtts.length > 40) rtts.shift();
-      $('m-latency').textContent = rtt.toFixed(1) + ' ms';
-      drawSparkline();
-    } else if (message.type === 'presence') {
-      $('m-people').textContent = String(message.count);
-    } else if (message.type === 'message') {
-      chatMessage(message);
-    }
-  });
+  primus.on('message', chatMessage);
+  primus.on('users', function (room, users) { if (room === currentRoom) showUsers(users); });
+  primus.on('rooms', showRooms);
+  primus.on('presence', function (count) { $('m-people').textContent = String(count); });
 
   // The server pings every ping_interval; its timestamp says how long ago
   // we last heard from it.
@@ -171,9 +229,20 @@
     if (!text) return;
     var name = nameInput.value.trim() || 'anonymous';
     localStorage.setItem('primus-tx-name', name);
-    primus.write({ name: name, text: text }); // buffered while reconnecting
     $('text').value = '';
+    if (name !== lastName) {
+      lastName = name;
+      primus.send('hello', name, function () {});
+    }
+    // Buffered while reconnecting; the ack says how many people it reached.
+    primus.send('say', text, function (reply) {
+      if (reply.error) return system(reply.error);
+      var ack = document.querySelector('#messages li[data-at="' + reply.at + '"] .ack:not(.done)');
+      if (!ack) return;
+      ack.className = 'ack done';
+      ack.textContent = '✓ delivered to ' + reply.delivered + (reply.delivered === 1 ? ' person' : ' people');
+    });
   });
 
-  system('welcome: open this page in two tabs and chat with yourself');
+  system('welcome: open this page in two tabs, pick rooms, and chat with yourself');
 })();
