@@ -24,14 +24,15 @@ HERE = Path(__file__).parent
 JS_PEERS = HERE.parent / "js"
 
 
-@pytest.fixture
-def node_server(tmp_path: Path) -> Iterator[str]:
+def start_node_server(tmp_path: Path, plugins: Any = None) -> Iterator[str]:
     node = require_tool("node")
     library = tmp_path / "primus.js"
-    # Compiled as a primus-tx server pinging every 0.3 s would compile it.
-    Primus(None, reactor=Clock(), ping_interval=0.3).save(str(library))
+    # Compiled as a primus-tx server pinging every 0.3 s would compile it
+    # (with our halves of the plugins, when the Node server has npm ones).
+    ours = ",".join(plugins) if plugins else None
+    Primus(None, reactor=Clock(), ping_interval=0.3, plugin=ours).save(str(library))
     process = subprocess.Popen(
-        [node, str(HERE / "node_server.js"), str(library)],
+        [node, str(HERE / "node_server.js"), str(library), json.dumps(plugins or {})],
         cwd=str(JS_PEERS),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -54,6 +55,31 @@ def node_server(tmp_path: Path) -> Iterator[str]:
             process.wait(timeout=5)
         if process.stdout:
             process.stdout.close()
+
+
+@pytest.fixture
+def node_server(tmp_path: Path) -> Iterator[str]:
+    yield from start_node_server(tmp_path)
+
+
+# primus-emit cannot share a Node server with the others: its `emit`
+# override sends the events primus-emitter and primus-responder emit
+# locally on to the client.  It gets a server of its own.
+NPM_PLUGINS = {
+    "emitter": "primus-emitter",
+    "rooms": "primus-rooms",
+    "responder": "primus-responder",
+}
+
+
+@pytest.fixture
+def node_plugin_server(tmp_path: Path) -> Iterator[str]:
+    yield from start_node_server(tmp_path, NPM_PLUGINS)
+
+
+@pytest.fixture
+def node_emit_server(tmp_path: Path) -> Iterator[str]:
+    yield from start_node_server(tmp_path, {"emit": "primus-emit"})
 
 
 def control(base: str, action: str) -> Any:
@@ -96,3 +122,63 @@ def test_against_a_node_primus_server(node_server: str, page_factory: Any) -> No
     ]
     assert log[-3:] == ["readyStateChange:end", "close", "end"]
     assert log.count("reconnect scheduled") == 1
+
+
+def test_our_plugin_halves_against_the_npm_plugins(
+    node_plugin_server: str, page_factory: Any
+) -> None:
+    """
+    The browser halves of emitter and responder in our library, against a
+    Node Primus server running primus-emitter, primus-rooms and
+    primus-responder.
+    """
+    base = node_plugin_server
+    pages = [page_factory(base) for _ in range(2)]
+    for page in pages:
+        page.evaluate(
+            """() => new Promise((resolve) => {
+                 window.seen = [];
+                 window.p = new Primus();
+                 p.on('said', (x) => seen.push(['said', x]));
+                 p.on('ask', (x, ack) => ack(x * 2));
+                 p.on('request', (data, done) => done({got: data}));
+                 p.on('open', resolve);
+               })"""
+        )
+    page = pages[0]
+    assert page.evaluate("() => new Promise((resolve) => p.send('add', 40, 2, resolve))") == 42
+    for other, room in zip(pages, ("news", "news")):
+        assert other.evaluate(
+            f"() => new Promise((resolve) => p.send('join', {json.dumps(room)}, resolve))"
+        ) == room
+    page.evaluate("() => p.send('say', 'news', 'hello room')")
+    for other in pages:
+        other.wait_for_function("() => seen.some((e) => e[0] === 'said')")
+        assert other.evaluate("() => seen.find((e) => e[0] === 'said')") == ["said", "hello room"]
+    response = page.evaluate("() => new Promise((resolve) => p.writeAndWait({q: 1}, resolve))")
+    assert response == {"echo": {"q": 1}}
+    control(base, "ask?data=21")
+    control(base, "request?data=%22hi%22")
+    deadline = time.monotonic() + 5
+    while len(control(base, "answers")) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answers = control(base, "answers")
+    assert sorted(json.dumps(a) for a in answers) == sorted(
+        json.dumps(a) for a in [42, 42, {"got": "hi"}, {"got": "hi"}]
+    )
+
+
+def test_our_emit_half_against_npm_primus_emit(node_emit_server: str, page_factory: Any) -> None:
+    page = page_factory(node_emit_server)
+    page.evaluate(
+        """() => new Promise((resolve) => {
+             window.seen = [];
+             window.p = new Primus();
+             p.on('pong-emit', (x) => seen.push(x));
+             p.on('data', (d) => seen.push(['data', d]));
+             p.on('open', resolve);
+           })"""
+    )
+    page.evaluate("() => p.emit('ping-emit', {n: 7})")
+    page.wait_for_function("() => seen.length > 0")
+    assert page.evaluate("() => seen") == [{"n": 7}]
