@@ -34,6 +34,17 @@ SERVERS: dict[str, tuple[list[str], str]] = {
     "primus-tx-eio": (_PRIMUS_TX + ["--transformer", "engine.io"], "eio"),
     "primus-tx-sockjs": (_PRIMUS_TX + ["--transformer", "sockjs"], "sockjs"),
     "primus-tx-sockjs-raw": (_PRIMUS_TX + ["--transformer", "sockjs"], "sockjs-raw"),
+    # the same servers with rooms (S6): the rooms plugin, primus-rooms,
+    # python-socketio's own rooms
+    "primus-tx-rooms": (_PRIMUS_TX + ["--rooms"], "primus"),
+    "node-primus-rooms": (
+        ["node", os.path.join(SERVERS_DIR, "node_primus_echo.js"), "--rooms"],
+        "primus",
+    ),
+    "socketio-rooms": (
+        [sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py"), "--rooms"],
+        "socketio",
+    ),
 }
 
 

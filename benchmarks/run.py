@@ -254,13 +254,74 @@ def s5_heartbeat(name: str, cfg: dict[str, Any], progress: Progress) -> list[dic
     ]
 
 
+def s6_rooms(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S6: ``s6_conns`` sparks in ``s6_rooms`` rooms (connection i in room
+    ``r<i % rooms>``); broadcasts to one room and to every room, each one
+    waited for until the last member has it.  The server's CPU over all
+    the broadcasts of a kind gives deliveries per CPU second (one room's
+    broadcast is too small to time alone).
+    """
+    rows = []
+    rooms = [f"r{i}" for i in range(cfg["s6_rooms"])]
+    with Server(name) as server, LoadGen(server, progress) as gen:
+        total = gen.call(cmd="connect", n=cfg["s6_conns"], concurrency=200, timeout=300)["open"]
+        gen.call(cmd="join", rooms=cfg["s6_rooms"], timeout=300)
+        _settle(0.5)
+        for target, repeats in (
+            ("one room", cfg["s6_repeats_one"]),
+            ("all rooms", cfg["s6_repeats_all"]),
+        ):
+            times = []
+            delivered = 0
+            complete = 0
+            before = server.stat.cpu()
+            for i in range(repeats):
+                command: dict[str, Any] = (
+                    {"room": rooms[1]} if target == "one room" else {"rooms": rooms}
+                )
+                result = gen.call(
+                    cmd="broadcast",
+                    id=7_000_000 + 1000 * len(rows) + i,
+                    trigger=True,
+                    size=64,
+                    wait=30,
+                    timeout=60,
+                    **command,
+                )
+                delivered += result["received"]
+                if result["received"] == result["expected"]:
+                    complete += 1
+                    times.append((int(result["last_ns"]) - int(result["sent_ns"])) / 1e6)
+            cpu = server.stat.cpu() - before
+            progress(f"{target}: {delivered} deliveries, {cpu:.2f} CPU s")
+            rows.append(
+                {
+                    "target": target,
+                    "sparks": total,
+                    "rooms": cfg["s6_rooms"],
+                    "last_ms": median(times),
+                    "deliveries_per_cpu_s": delivered / cpu if cpu else None,
+                    "cpu_us_per_delivery": 1e6 * cpu / delivered if delivered else None,
+                    "complete": complete,
+                    "repeats": repeats,
+                }
+            )
+        gen.call(cmd="close", timeout=120)
+    return rows
+
+
 SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]] = {
     "S1": (s1_echo, ("primus-tx", "autobahn", "node-primus", "socketio")),
     "S2": (s2_memory, ("primus-tx", "autobahn", "node-primus", "socketio")),
     "S3": (s3_broadcast, ("primus-tx", "autobahn", "node-primus", "socketio")),
     "S4": (s4_churn, ("primus-tx", "autobahn", "node-primus", "socketio")),
     "S5": (s5_heartbeat, ("primus-tx", "node-primus")),
+    "S6": (s6_rooms, ("primus-tx-rooms", "node-primus-rooms", "socketio-rooms")),
 }
+
+#: The server the others are compared with, where it is not primus-tx.
+SUBJECTS = {"S6": "primus-tx-rooms"}
 
 #: primus-tx on its other transformers, same echo application.  Opt-in
 #: (``--servers``), because six servers no longer fit ``--quick`` into two
@@ -298,6 +359,10 @@ QUICK: dict[str, Any] = {
     "s5_conns": 1000,
     "s5_fast": 0.5,
     "s5_window": 2.0,
+    "s6_conns": 1000,
+    "s6_rooms": 100,
+    "s6_repeats_one": 200,
+    "s6_repeats_all": 5,
 }
 
 FULL: dict[str, Any] = {
@@ -318,6 +383,10 @@ FULL: dict[str, Any] = {
     "s5_conns": 10000,
     "s5_fast": 1.0,
     "s5_window": 8.0,
+    "s6_conns": 10000,
+    "s6_rooms": 100,
+    "s6_repeats_one": 400,
+    "s6_repeats_all": 20,
 }
 
 QUICK_SCENARIOS = ("S1",)
@@ -339,6 +408,11 @@ METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
         ("rate",),
     ),
     "S5": (("conns",), ("cpu_ms_per_sweep", "core_share_at_30s"), ("cpu_ms_per_sweep",)),
+    "S6": (
+        ("target", "sparks"),
+        ("last_ms", "deliveries_per_cpu_s", "cpu_us_per_delivery", "complete"),
+        ("deliveries_per_cpu_s", "last_ms"),
+    ),
 }
 
 
@@ -348,6 +422,7 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
     primus-tx / peer and peer / Autobahn for the ratio metrics.
     """
     keys, metrics, ratio_metrics = METRICS[scenario]
+    subject = SUBJECTS.get(scenario, SUBJECT)
     table: dict[tuple[Any, ...], dict[str, Any]] = {}
     for per_server in rounds:
         for server, rows in per_server.items():
@@ -367,12 +442,12 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
         for m, values in entry["_samples"].items():
             entry[m] = median(values)
     for key, entry in table.items():
-        mine = table.get((SUBJECT,) + key[1:])
+        mine = table.get((subject,) + key[1:])
         ceiling = table.get((CEILING,) + key[1:])
         for m in ratio_metrics:
-            if mine is not None and entry["server"] != SUBJECT:
+            if mine is not None and entry["server"] != subject:
                 per_round = [ratio(a, b) for a, b in zip(mine["_samples"][m], entry["_samples"][m])]
-                entry[f"{SUBJECT}/this {m}"] = median(per_round)
+                entry[f"{subject}/this {m}"] = median(per_round)
             if ceiling is not None and entry["server"] != CEILING:
                 per_round = [
                     ratio(a, b) for a, b in zip(entry["_samples"][m], ceiling["_samples"][m])
@@ -383,7 +458,7 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
         entry.pop("_samples")
         out.append(entry)
     out.sort(
-        key=lambda e: tuple(e.get(k) or 0 for k in keys) + (e["server"] != SUBJECT, e["server"])
+        key=lambda e: tuple(e.get(k) or 0 for k in keys) + (e["server"] != subject, e["server"])
     )
     return out
 

@@ -207,18 +207,20 @@ function echo(cfg, cmd) {
 }
 
 // One broadcast: conns[0] asks the server to write {"id": n, "p": ...} to
-// everyone; every connection timestamps its copy.  The runner takes the
-// latest arrival across generators minus the send time.
+// everyone (or, with `room`, to that room's members; with `rooms`, to
+// those rooms' members); every connection timestamps its copy.  The
+// runner takes the latest arrival across generators minus the send time.
 function broadcast(cfg, cmd) {
   return new Promise((resolve) => {
     const marker = '"i":' + cmd.id + ',';
-    let pending = conns.length, last = 0n, received = 0;
+    const expected = cmd.room ? conns.filter((c) => c.room === cmd.room).length : conns.length;
+    let pending = expected, last = 0n, received = 0;
     const sentAt = now();
     const timer = setTimeout(finish, cmd.wait * 1000);
     function finish() {
       clearTimeout(timer);
       handler = null;
-      resolve({ received, expected: conns.length, sent_ns: sentAt.toString(), last_ns: last.toString() });
+      resolve({ received, expected, sent_ns: sentAt.toString(), last_ns: last.toString() });
     }
     handler = (conn, data) => {
       if (data.indexOf(marker) < 0) return;
@@ -227,10 +229,34 @@ function broadcast(cfg, cmd) {
     };
     if (!cmd.trigger) reply({ armed: true });
     else {
-      const body = JSON.stringify({ broadcast: { i: cmd.id, p: 'x'.repeat(Math.max(0, cmd.size - 20)) } });
+      const request = { broadcast: { i: cmd.id, p: 'x'.repeat(Math.max(0, cmd.size - 20)) } };
+      if (cmd.room) request.room = cmd.room;
+      if (cmd.rooms) request.rooms = cmd.rooms;
+      const body = JSON.stringify(request);
       conns[0].ws.send(frame(cfg, body));
     }
     if (pending === 0) finish();
+  });
+}
+
+// Rooms: connection i sends {"join": "r<i % rooms>"}; the server puts it
+// in that room and answers {"joined": room}.  Resolves once every
+// connection has its answer.
+function join(cfg, cmd) {
+  return new Promise((resolve) => {
+    let pending = conns.length;
+    const timer = setTimeout(() => { handler = null; resolve({ error: `${pending} joins unanswered` }); },
+      (cmd.wait || 60) * 1000);
+    handler = (conn, data) => {
+      if (data.indexOf('"joined"') < 0) return;
+      pending -= 1;
+      if (pending === 0) { clearTimeout(timer); handler = null; resolve({ joined: conns.length }); }
+    };
+    conns.forEach((conn, i) => {
+      conn.room = 'r' + (i % cmd.rooms);
+      conn.ws.send(frame(cfg, JSON.stringify({ join: conn.room })));
+    });
+    if (pending === 0) { clearTimeout(timer); handler = null; resolve({ joined: 0 }); }
   });
 }
 
@@ -302,6 +328,7 @@ async function main() {
       else if (cmd.cmd === 'echo') result = await echo(cfg, cmd);
       else if (cmd.cmd === 'broadcast') result = await broadcast(cfg, cmd);
       else if (cmd.cmd === 'churn') result = await churn(cfg, cmd);
+      else if (cmd.cmd === 'join') result = await join(cfg, cmd);
       else if (cmd.cmd === 'close') result = await closeAll();
       else if (cmd.cmd === 'idle') result = await idle(cmd);
       else if (cmd.cmd === 'exit') { reply({ ok: true }); process.exit(0); }

@@ -28,9 +28,13 @@ def raise_fd_limit() -> int:
 
 
 def arguments(
-    description: str, tracemalloc: bool = False, transformer: bool = False
+    description: str, tracemalloc: bool = False, transformer: bool = False, rooms: bool = False
 ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    if rooms:
+        parser.add_argument(
+            "--rooms", action="store_true", help="rooms: join and room broadcasts (S6)"
+        )
     if transformer:
         parser.add_argument(
             "--transformer",

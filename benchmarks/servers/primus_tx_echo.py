@@ -6,6 +6,11 @@ websockets transformer unless ``--transformer`` names another
 application.
 
 A message ``{"broadcast": x}`` is written to every spark instead (S3).
+
+With ``--rooms`` the ``rooms`` plugin is loaded (S6): ``{"join": room}``
+puts the spark in the room and is answered with ``{"joined": room}``;
+``{"broadcast": x, "room": r}`` writes ``x`` to room ``r`` and
+``{"broadcast": x, "rooms": [...]}`` to those rooms (each member once).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ def _trace_on_signal(prefix: str) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", tracemalloc=True, transformer=True)
+    args = arguments(__doc__ or "", tracemalloc=True, transformer=True, rooms=True)
     raise_fd_limit()
     if args.tracemalloc:
         _trace_on_signal(args.tracemalloc)
@@ -51,14 +56,28 @@ def main() -> None:
 
     site = Site(Resource())
     site.displayTracebacks = False
-    primus = Primus(site, transformer=args.transformer, ping_interval=args.ping, reactor=reactor)
+    primus: Any = Primus(
+        site,
+        transformer=args.transformer,
+        ping_interval=args.ping,
+        reactor=reactor,
+        plugin="rooms" if args.rooms else None,
+    )
 
     def connection(spark: Any) -> None:
         write = spark.write
 
         def data(message: Any) -> None:
             if type(message) is dict and "broadcast" in message:
-                primus.write(message["broadcast"])
+                if "room" in message:
+                    primus.room(message["room"]).write(message["broadcast"])
+                elif "rooms" in message:
+                    primus.room(message["rooms"]).write(message["broadcast"])
+                else:
+                    primus.write(message["broadcast"])
+            elif type(message) is dict and "join" in message:
+                room = message["join"]
+                spark.join(room).addCallback(lambda _: write({"joined": room}))
             else:
                 write(message)
 

@@ -4,6 +4,11 @@ with: the event ``"message"`` is emitted back to its sender.  Its own
 Engine.IO heartbeat runs with ``ping_interval`` = ``--ping``.
 
 A message ``{"broadcast": x}`` is emitted to everyone instead (S3).
+
+With ``--rooms`` (S6), python-socketio's own rooms: ``{"join": room}``
+enters the room and is answered with ``{"joined": room}``;
+``{"broadcast": x, "room": r}`` emits to room ``r`` and ``{"broadcast": x,
+"rooms": [...]}`` to those rooms (each member once).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from _common import announce, arguments, raise_fd_limit
 
 
 def main() -> None:
-    args = arguments(__doc__ or "")
+    args = arguments(__doc__ or "", rooms=True)
     raise_fd_limit()
     import asyncio
 
@@ -38,7 +43,15 @@ def main() -> None:
     @sio.on("message")
     async def message(sid: str, data: Any) -> None:
         if type(data) is dict and "broadcast" in data:
-            await sio.emit("message", data["broadcast"])
+            if args.rooms and "room" in data:
+                await sio.emit("message", data["broadcast"], to=data["room"])
+            elif args.rooms and "rooms" in data:
+                await sio.emit("message", data["broadcast"], to=data["rooms"])
+            else:
+                await sio.emit("message", data["broadcast"])
+        elif args.rooms and type(data) is dict and "join" in data:
+            await sio.enter_room(sid, data["join"])
+            await sio.emit("message", {"joined": data["join"]}, to=sid)
         else:
             await sio.emit("message", data, to=sid)
 

@@ -39,3 +39,24 @@ def test_echo_heartbeat_broadcast(name: str) -> None:
         sent = gen.call(cmd="broadcast", id=5, trigger=True, size=64, wait=5, timeout=10)
         assert sent["received"] == sent["expected"] == 3
         assert gen.call(cmd="close", timeout=10)["closed"] == 3
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("name", ["primus-tx-rooms", "node-primus-rooms"])
+def test_rooms_join_and_room_broadcasts(name: str) -> None:
+    """
+    S6's protocol: joins are answered, a room broadcast reaches exactly
+    that room's members, a broadcast to every room reaches everyone once.
+    """
+    _require_node()
+    with Server(name, ping=0) as server, LoadGen(server, lambda text: None) as gen:
+        assert gen.call(cmd="connect", n=6, timeout=10)["open"] == 6
+        assert gen.call(cmd="join", rooms=3, timeout=10)["joined"] == 6
+        one = gen.call(cmd="broadcast", id=8, trigger=True, size=64, wait=5, timeout=10, room="r1")
+        assert one["received"] == one["expected"] == 2
+        every = gen.call(
+            cmd="broadcast", id=9, trigger=True, size=64, wait=5, timeout=10,
+            rooms=["r0", "r1", "r2"],
+        )
+        assert every["received"] == every["expected"] == 6
+        assert gen.call(cmd="close", timeout=10)["closed"] == 6

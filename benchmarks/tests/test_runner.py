@@ -64,3 +64,21 @@ def test_unknown_server_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         run.main(["--quick", "--servers", "primus-tx,primus-tx-eoi"])
     assert "primus-tx-eoi" in capsys.readouterr().err
+
+
+def test_rooms_scenario_compares_with_primus_tx_rooms() -> None:
+    """
+    S6 runs the three rooms servers; its ratios are against primus-tx with
+    the rooms plugin.
+    """
+    assert run.servers_for("S6", None) == ("primus-tx-rooms", "node-primus-rooms", "socketio-rooms")
+    row = {"target": "one room", "sparks": 100, "last_ms": 1.0, "deliveries_per_cpu_s": 0.0}
+    rounds = [
+        {
+            "primus-tx-rooms": [{**row, "deliveries_per_cpu_s": 300.0}],
+            "socketio-rooms": [{**row, "deliveries_per_cpu_s": 100.0}],
+        }
+    ]
+    table = {r["server"]: r for r in run.aggregate("S6", rounds)}
+    assert table["socketio-rooms"]["primus-tx-rooms/this deliveries_per_cpu_s"] == 3.0
+    assert "primus-tx-rooms/this deliveries_per_cpu_s" not in table["primus-tx-rooms"]
