@@ -303,3 +303,36 @@ async def test_npm_emitter_clients_in_our_rooms(reactor: Any, peers: Any, server
     await node.wait_for("evt", client="c")
     assert [e["args"] for e in node.named("evt", client="c")] == [["to all"]]
     assert len(sparks) == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_hostile_frames_from_a_node_server_never_break_our_client(
+    reactor: Any, peers: Any
+) -> None:
+    server = await peers.server({"pingInterval": False, "echo": False})
+    Socket = Primus.create_socket(plugin="emitter, emit, responder")
+    socket: Any = await Socket.connect(server.url, reactor=reactor)
+    try:
+        spark_id = (await server.wait_for("connection"))["args"][0]["id"]
+        data: list[Any] = []
+        socket.on("data", data.append)
+        errors: list[Any] = []
+        socket.on("error", errors.append)
+        frames = [
+            "null", "0", "[1,2]", '"text"', "{}", '{"emit":null}', '{"emit":[]}',
+            '{"emit":["open"]}', '{"type":0,"data":null}', '{"type":0,"data":["end"]}',
+            '{"type":1,"data":[],"id":1}', '{"plugin":"primus-responder"}',
+            '{"plugin":"primus-responder","responseId":"x"}', '"last"',
+        ]
+        for frame in frames:
+            server.send({"op": "raw", "id": spark_id, "data": frame})
+        await until(reactor, lambda: "last" in data)
+        assert data[:5] == [None, 0, [1, 2], "text", {}]
+        assert errors == []
+        # still talking
+        await server.eval(
+            f"primus.spark({json.dumps(spark_id)}).write('after'); return 1;"
+        )
+        await until(reactor, lambda: "after" in data)
+    finally:
+        await socket.end()
