@@ -367,24 +367,24 @@ class Primus(EventEmitter):
         for all sparks; with them each spark's transforms run as for
         ``spark.write``.
         """
-        self.write_to(list(self.connections.values()), data)
+        self._write_all(list(self.connections.values()), data)
         return self
 
     def write_to(self, sparks: Iterable[Spark], data: Any) -> int:
         """
-        Send ``data`` to each of ``sparks`` (a room, a group): encoded and
-        framed once for all of them when there are no outgoing transforms,
-        else written to each spark as ``spark.write`` would.
+        Send ``data`` to the open ones among ``sparks`` (a room, a group):
+        encoded and framed once for all of them when there are no outgoing
+        transforms, else written to each spark as ``spark.write`` would.
 
-        :return: how many open sparks it was written to.
+        :return: how many sparks it was written to.
         """
+        return self._write_all([s for s in sparks if s.ready_state == Spark.OPEN], data)
+
+    def _write_all(self, sparks: list[Spark], data: Any) -> int:
         if self._outgoing:
-            count = 0
             for spark in sparks:
-                if spark.ready_state == Spark.OPEN:
-                    spark.write(data)
-                    count += 1
-            return count
+                spark.write(data)
+            return len(sparks)
         try:
             message = self._encode(data)
         except Exception as error:
@@ -398,12 +398,9 @@ class Primus(EventEmitter):
         if server is None:
             return 0
         prepared = server.prepare(message)
-        count = 0
         for spark in sparks:
-            if spark.ready_state == Spark.OPEN:
-                spark._connection.sendPrepared(prepared)
-                count += 1
-        return count
+            spark._connection.sendPrepared(prepared)
+        return len(sparks)
 
     # -- heartbeat --------------------------------------------------------------
 
