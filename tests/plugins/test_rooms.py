@@ -250,3 +250,17 @@ def test_existing_sparks_keep_their_class() -> None:
     assert not hasattr(before, "join")
     assert hasattr(after, "join")
     assert isinstance(before, Spark) and isinstance(after, type(before))
+
+
+def test_with_the_public_testing_fixture() -> None:
+    from primus_tx.testing import PrimusFixture
+
+    fixture = PrimusFixture(plugin="emitter, rooms", ping_interval=0)
+    primus: Any = fixture.primus
+    spark, client = fixture.connect()
+    _, other_client = fixture.connect()
+    value(spark.join("news"))
+    client.receive(None)  # plain data, never a crash
+    assert value(primus.room("news").send("evt", 1)) == 1
+    assert client.messages == [{"type": 0, "data": ["evt", 1]}]
+    assert other_client.messages == []
