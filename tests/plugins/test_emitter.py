@@ -392,3 +392,20 @@ def test_plugin_found_by_name_everywhere() -> None:
     with pytest.raises(PrimusError, match="emitter"):
         make_primus(transformer=FakeTransformer(), plugin="emiter")
     assert succeed(None)
+
+
+def test_ignored_acks_are_logged() -> None:
+    from twisted.logger import globalLogPublisher
+
+    events: list[Any] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        primus, _ = server()
+        spark, _ = connect(primus)
+        receive(spark, {"id": 41, "type": 1, "data": ["spoof"]})
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    logged = [e for e in events if e.get("ack_id") == 41]
+    assert len(logged) == 1
+    assert logged[0]["log_level"].name == "warn"
+    assert logged[0]["conn"] is spark
