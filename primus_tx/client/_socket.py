@@ -269,13 +269,7 @@ class Socket(EventEmitter):
         recovery.on("reconnect scheduled", lambda opts: self.emit("reconnect scheduled", opts))
         recovery.on("reconnect", self._recovery_attempt)
 
-        plugins = merged.get("plugin") or {}
-        if not isinstance(plugins, dict):
-            # Names, as for the server: plugin="emitter, rooms".
-            from primus_tx._plugins import checked_plugin, configured_plugins
-
-            plugins = {name: checked_plugin(name, p) for name, p in configured_plugins(plugins)}
-        self.ark = {name: plugin for name, plugin in plugins.items()}
+        self.ark = _plugins(merged.get("plugin"))
         for plugin in self.ark.values():
             client = getattr(plugin, "client", None)
             if callable(client):
@@ -810,6 +804,20 @@ def _relay(result: Any, waiter: Deferred[None]) -> Any:
     return result
 
 
+def _plugins(value: Any) -> dict[str, Any]:
+    """
+    The ``plugin`` option as ``{name: plugin}``: a dict as it is, or names
+    as for the server (``"emitter, rooms"``, a list of names).
+    """
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    from primus_tx._plugins import checked_plugin, configured_plugins
+
+    return {name: checked_plugin(name, plugin) for name, plugin in configured_plugins(value)}
+
+
 def create_socket(**options: Any) -> type[Socket]:
     """
     A :class:`Socket` subclass whose defaults are these options (a
@@ -828,5 +836,6 @@ def create_socket(**options: Any) -> type[Socket]:
     defaults.update(options)
     defaults["transformer"] = find_transformer(defaults["transformer"])
     defaults["parser"] = find_parser(defaults["parser"])
+    defaults["plugin"] = _plugins(defaults.get("plugin"))
     name = getattr(defaults["transformer"], "name", "custom")
     return type(f"Socket_{name}", (Socket,), {"_defaults": defaults, "__module__": __name__})

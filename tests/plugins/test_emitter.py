@@ -409,3 +409,14 @@ def test_ignored_acks_are_logged() -> None:
     assert len(logged) == 1
     assert logged[0]["log_level"].name == "warn"
     assert logged[0]["conn"] is spark
+
+
+def test_create_socket_resolves_plugin_names_at_once() -> None:
+    from primus_tx.client import create_socket
+
+    Socket = create_socket(plugin="emitter, responder")
+    assert sorted(Socket._defaults["plugin"]) == ["emitter", "responder"]
+    with pytest.raises(PrimusError, match="Unknown plugin"):
+        create_socket(plugin="emitter, nope")
+    with pytest.raises(PrimusError):
+        create_socket(plugin=42)
