@@ -318,9 +318,13 @@ def test_plugins_extend_only_their_server() -> None:
 
 def test_event_names_must_be_strings() -> None:
     primus, _ = server()
-    spark, _ = connect(primus)
+    spark, conn = connect(primus)
     with pytest.raises(PrimusError):
         spark.send(1)  # type: ignore[arg-type]
+    # Node's own emitter events are never sent, as with primus-emitter
+    assert spark.send("newListener", 1) is False
+    assert spark.send("removeListenerX") is False
+    assert conn.sent == []
 
 
 def test_bad_plugin_options() -> None:
