@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from primus_tx._defaults import MAX_LENGTH, PARSER, PATHNAME, PING_INTERVAL, TRANSFORMER
 from primus_tx._errors import PrimusError
 
-__all__ = ["DEFAULTS", "check_options", "reject_unknown"]
+__all__ = ["DEFAULTS", "SLOW_CLIENT_POLICIES", "check_options", "reject_unknown"]
 
 DEFAULTS: dict[str, Any] = {
     "pathname": PATHNAME,
@@ -33,7 +33,20 @@ DEFAULTS: dict[str, Any] = {
     "exposed": "",
     "whitelist": (),
     "reactor": None,
+    # Hardening (see docs/operations.rst).
+    "max_buffered": 1048576,
+    "slow_client": "end",
+    "header_timeout": 10.0,
+    "max_pending": 1024,
+    "max_pending_per_address": 64,
 }
+
+#: The smallest ``max_buffered``: the cap is checked once a transport is
+#: past its high-water mark (64 KiB for TCP, Engine.IO and SockJS queues).
+MIN_BUFFERED = 65536
+
+#: What a spark does when its outgoing buffer would pass ``max_buffered``.
+SLOW_CLIENT_POLICIES = ("end", "drop")
 
 
 def check_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +89,7 @@ def check_options(options: dict[str, Any]) -> dict[str, Any]:
     merged["transport"] = dict(transport or {})
     if not isinstance(merged["max_age"], (int, float)) or isinstance(merged["max_age"], bool):
         raise PrimusError("max_age must be a number of seconds")
+    _check_hardening(merged)
     return merged
 
 
@@ -95,4 +109,31 @@ def reject_unknown(given: Iterable[str], known: Iterable[str], what: str) -> Non
         raise PrimusError(
             f"Unknown {what} option(s): {', '.join(unknown)}. "
             f"Known options: {', '.join(sorted(allowed))}"
+        )
+
+
+def _check_hardening(merged: dict[str, Any]) -> None:
+    """
+    The limits of docs/operations.rst: byte and request counts are whole
+    numbers (0 disables), the header deadline seconds (0 disables).
+    """
+    for name in ("max_buffered", "max_pending", "max_pending_per_address"):
+        value = merged[name]
+        if value is None or value is False:
+            merged[name] = 0
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise PrimusError(f"{name} must be a whole number (0 disables), not {value!r}")
+    if 0 < merged["max_buffered"] < MIN_BUFFERED:
+        raise PrimusError(
+            f"max_buffered must be 0 (no cap) or at least {MIN_BUFFERED} bytes (the "
+            f"transports' high-water mark, past which the cap is checked), not {merged['max_buffered']!r}"
+        )
+    timeout = merged["header_timeout"]
+    if timeout is None or timeout is False:
+        merged["header_timeout"] = 0.0
+    elif isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise PrimusError(f"header_timeout must be a number of seconds (0 disables), not {timeout!r}")
+    if merged["slow_client"] not in SLOW_CLIENT_POLICIES:
+        raise PrimusError(
+            f"slow_client must be one of {', '.join(SLOW_CLIENT_POLICIES)}, not {merged['slow_client']!r}"
         )

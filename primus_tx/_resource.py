@@ -127,7 +127,14 @@ class SiteRoot:
             # Everything after this segment belongs to Primus: the leaf
             # resource sees the whole path and decides.
             return self.resource
-        return self.original.getChildWithDefault(name, request)
+        original = self.original
+        if getattr(original, "isLeaf", False):
+            # A leaf root (a Klein app, a WSGIResource) sees the whole path,
+            # as it would without Primus: twisted.web has already moved this
+            # segment to prepath, so put it back.
+            request.postpath.insert(0, request.prepath.pop())
+            return original
+        return original.getChildWithDefault(name, request)
 
     def putChild(self, path: bytes, child: Any) -> None:
         self.original.putChild(path, child)

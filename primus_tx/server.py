@@ -24,6 +24,7 @@ from zope.interface import implementer
 from primus_tx._defaults import client_ping_timeout, milliseconds
 from primus_tx._errors import PrimusError
 from primus_tx._events import EventEmitter, as_deferred, call_in_series, is_awaitable
+from primus_tx._guard import SiteGuard
 from primus_tx._http import PrimusRequest
 from primus_tx._ids import random_id
 from primus_tx._options import check_options
@@ -48,7 +49,7 @@ __all__ = ["PRIMUS_VERSION", "Primus"]
 CLOSE_GRACE = 3.0
 
 _RESERVED = frozenset(
-    ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log")
+    ("disconnection", "initialised", "connection", "plugout", "plugin", "close", "log", "slow client")
 )
 
 
@@ -82,6 +83,8 @@ class Primus(EventEmitter):
         self.reactor: Any = reactor
         self.pathname: str = self.options["pathname"]
         self.max_length: int = self.options["max_length"]
+        self._max_buffered: int = self.options["max_buffered"]
+        self._slow_client: str = self.options["slow_client"]
         self.whitelist: list[str] = list(self.options["whitelist"])
         self.connections: dict[str, Spark] = {}
         self.auth: Optional[Callable[[PrimusRequest], Any]] = None
@@ -144,6 +147,7 @@ class Primus(EventEmitter):
         #: The site Primus is attached to (or made by create_server), if any.
         self.site: Optional[Site] = site if isinstance(site, Site) else None
         self._site_root: Optional[SiteRoot] = None
+        self._guard: Optional[SiteGuard] = None
         if site is not None:
             self._attach(site)
 
@@ -188,6 +192,7 @@ class Primus(EventEmitter):
             self._site = site
             self._site_root = SiteRoot(site.resource, self.pathname, self.resource)
             site.resource = self._site_root
+            self._guard = SiteGuard.attach(site, self)
         elif IResource.providedBy(site):
             segments = self.pathname.strip("/").split("/")
             if len(segments) != 1:
@@ -207,6 +212,9 @@ class Primus(EventEmitter):
             root.active = False
             if self._site.resource is root:
                 self._site.resource = root.original
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            guard.detach(self)
         self._site = self._site_root = None
 
     # -- events ----------------------------------------------------------------
@@ -398,9 +406,34 @@ class Primus(EventEmitter):
         if server is None:
             return 0
         prepared = server.prepare(message)
+        size = len(message)
+        written = 0
         for spark in sparks:
+            # A spark whose transport is behind may not take it (max_buffered).
+            if spark._writing_paused and spark._over_cap(size):
+                continue
+            written += 1
             spark._connection.sendPrepared(prepared)
-        return len(sparks)
+        return written
+
+    def _slow(self, spark: Spark, buffered: int, policy: str) -> None:
+        """
+        ``spark`` hit the slow-client cap: log it and emit ``"slow client"``
+        (``spark``, the bytes it had buffered, the policy applied).
+        """
+        self.log.warn(
+            "slow client: spark {spark} has {buffered} bytes waiting (max_buffered "
+            "{cap}); {action}",
+            spark=spark.id,
+            buffered=buffered,
+            cap=self._max_buffered,
+            action="ending it (the client will reconnect)" if policy == "end" else "dropping writes",
+        )
+        try:
+            self.emit("slow client", spark, buffered, policy)
+        except Exception as error:
+            self.log.failure("'slow client' listener raised")
+            self._log_error(error, spark)
 
     # -- heartbeat --------------------------------------------------------------
 

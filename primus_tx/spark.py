@@ -188,6 +188,9 @@ class Spark(EventEmitter):
         self._producer_streaming = False
         self._producer_paused = False
         self._pull_call: Optional[IDelayedCall] = None
+        #: Messages not sent because of the slow-client cap (``max_buffered``).
+        self.dropped = 0
+        self._slow_reported = False
 
     # -- identity ---------------------------------------------------------
 
@@ -411,7 +414,43 @@ class Spark(EventEmitter):
             self._report(ParserError(f"Failed to encode outgoing data: {error}"))
             return
         if message is not None:
+            # The transport is behind: check the slow-client cap (a
+            # connection that keeps up never pays for it).
+            if self._writing_paused and self._over_cap(len(message)):
+                return
             self._connection.send(message)
+
+    def _over_cap(self, size: int) -> bool:
+        """
+        Whether ``size`` more bytes would take this spark's outgoing buffer
+        past the server's ``max_buffered``; if so the ``slow_client``
+        policy has been applied and the message must not be sent.
+        """
+        primus = self.primus
+        cap = primus._max_buffered
+        if not cap:
+            return False
+        buffered = self._connection.bufferedAmount()
+        if buffered + size <= cap:
+            return False
+        self.dropped += 1
+        policy = primus._slow_client
+        if policy == "drop":
+            if not self._slow_reported:
+                self._slow_reported = True
+                primus._slow(self, buffered, policy)
+            return True
+        primus._slow(self, buffered, policy)
+        abort = getattr(self._connection, "abort", None)
+        if abort is not None and self.ready_state == Spark.OPEN:
+            # What the slow client has not read is freed now, not after a
+            # close handshake it would be as slow to read.
+            try:
+                abort()
+            except Exception:
+                self.log.failure("aborting the connection of spark {spark} failed", spark=self.id)
+        self.end(reconnect=True)
+        return True
 
     def _send_protocol(self, text: str) -> None:
         """
@@ -498,6 +537,7 @@ class Spark(EventEmitter):
         if not self._writing_paused:
             return
         self._writing_paused = False
+        self._slow_reported = False
         if self._producer is not None and self._producer_paused:
             self._producer_paused = False
             if self._producer_streaming:

@@ -200,7 +200,8 @@ async def test_direct_writes_keep_order_with_queued_data(reactor: Any) -> None:
     queue behind it and everything arrives in order.
     """
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0)
+    # 36 MB for a client that stops reading: no slow-client cap here.
+    primus = Primus(site, ping_interval=0, max_buffered=0)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     sparks: list[Any] = []
     primus.on("connection", sparks.append)

@@ -99,3 +99,12 @@ class TransportFlow:
 
     def bufferedAmount(self) -> int:
         return buffered_bytes(self.transport)
+
+    def abort(self) -> None:
+        """
+        Drop the connection now, with whatever it still had to send (a
+        slow client past ``max_buffered``).
+        """
+        transport = self.transport
+        if transport is not None:
+            transport.abortConnection()

@@ -156,6 +156,17 @@ class Session:
         if post is not None and self.state == "open":
             self._accept_post(post, self._post_body)
 
+    def abort(self) -> None:
+        """
+        A slow client past ``max_buffered``: drop what waits for it (and its
+        WebSocket); ``close()`` follows.
+        """
+        self._buffer = []
+        self._buffered_bytes = 0
+        ws = self.websocket
+        if ws is not None and ws.transport is not None:
+            ws.transport.abortConnection()  # type: ignore[attr-defined]
+
     def bufferedAmount(self) -> int:
         amount = self._buffered_bytes
         ws = self.websocket
@@ -290,8 +301,9 @@ class Session:
             content.seek(0)
             body = content.read(self.server.max_payload + 1)
         if len(body) > self.server.max_payload:
+            # As engine.io: the POST is refused, the session goes on (the
+            # site guard normally refuses it before reading the body).
             _respond(request, 413, b"", None)
-            self._failed(EngineIOError("payload too large"))
             return
         if self._reading_paused:
             self._post = request

@@ -87,6 +87,8 @@ class EngineIOServer:
         self.upgrade_timeout: float = float(merged["upgrade_timeout"])
         self.close_timeout: float = float(merged["close_timeout"])
         self.max_payload: int = max_payload
+        #: The largest POST body read (the site guard refuses larger ones).
+        self.max_body: int = max_payload
         self.high_water: int = int(merged["high_water"])
         self.low_water: int = min(int(merged["low_water"]), self.high_water)
         self.websocket: bool = bool(merged["websocket"])
@@ -180,6 +182,24 @@ class EngineIOServer:
             session.post(request)
         else:
             _respond(request, 500, b"", None)
+
+    def refuse_body(self, method: bytes, uri: bytes) -> Optional[tuple[int, bytes, bytes]]:
+        """
+        Called by the site guard before a request body is read: a POST for
+        a session that does not exist is answered as it would be after the
+        body (400, "Session ID unknown") without reading the body.
+        """
+        _, _, query = uri.partition(b"?")
+        if not query or method != b"POST":
+            return None
+        from primus_tx._query import parse_query
+
+        sid = _text(parse_query(query.decode("latin-1")).get("sid"))
+        if sid is None or sid in self.sessions:
+            return None
+        status, code, message = UNKNOWN_SID
+        body = json.dumps({"code": code, "message": message}, separators=(",", ":"))
+        return status, b"application/json", body.encode("utf-8")
 
     def _polling_handshake(self, request: PrimusRequest) -> None:
         session = self._open_session(request, "polling")

@@ -259,6 +259,14 @@ class Session:
     def bufferedAmount(self) -> int:
         return self._buffered
 
+    def abort(self) -> None:
+        """
+        A slow client past ``max_buffered``: drop what waits for it;
+        ``close()`` follows.
+        """
+        self._outbox = []
+        self._buffered = 0
+
     def _check_water(self) -> None:
         if self._writing_paused or self._buffered > HIGH_WATER:
             self._writing_paused = check_water(

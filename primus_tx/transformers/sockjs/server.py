@@ -116,6 +116,24 @@ class SockJSServer:
         self._framed = websocket_factory(SockJSWebSocketProtocol, host.max_length)
         self._raw = websocket_factory(RawWebSocketProtocol, host.max_length)
 
+    # -- the site guard -----------------------------------------------------------
+
+    def refuse_body(self, method: bytes, uri: bytes) -> Optional[tuple[int, bytes, bytes]]:
+        """
+        Called by the site guard before a request body is read: a send
+        (``xhr_send``, ``jsonp_send``) for a session that does not exist is
+        answered 404 without reading the body.
+        """
+        path = uri.split(b"?", 1)[0]
+        if not path.startswith(self.prefix):
+            return None
+        match = _SESSION_PATH.match(path[len(self.prefix) :])
+        if match is None or match.group(3) not in (b"xhr_send", b"jsonp_send"):
+            return None
+        if method != b"POST" or match.group(2).decode("latin-1") in self.sessions:
+            return None
+        return 404, b"text/plain; charset=UTF-8", b"404 Error: Page not found\n"
+
     # -- routing ----------------------------------------------------------------
 
     def _relative(self, request: PrimusRequest) -> bytes:
