@@ -12,6 +12,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from primus_tx._listen import with_backlog
 from primus_tx.server import Primus
 
 __all__ = ["create_server"]
@@ -32,7 +33,7 @@ async def _listen(
     descriptions = [listen] if isinstance(listen, str) else list(listen)
     try:
         for description in descriptions:
-            endpoint = serverFromString(reactor, description)
+            endpoint = serverFromString(reactor, with_backlog(description))
             port = await endpoint.listen(site)
             primus.adopt_port(port)
     except BaseException:
@@ -51,6 +52,9 @@ def create_server(
     endpoint description such as ``"tcp:8080"``,
     ``"ssl:8443:privateKey=key.pem:certKey=cert.pem"`` or
     ``"unix:/run/primus.sock"``, or a list of them).
+
+    Endpoints that take a listen backlog get 511 (Node's default) unless
+    the description sets ``backlog=`` itself.
 
     :param on_connection: added as a ``"connection"`` listener.
     :return: a Deferred firing with the listening Primus (its ``ports``

@@ -15,11 +15,16 @@ from typing import Union
 
 __all__ = [
     "CONNECT_TIMEOUT",
+    "HEADER_TIMEOUT",
+    "MAX_BUFFERED",
     "MAX_LENGTH",
+    "MAX_PENDING",
+    "MAX_PENDING_PER_ADDRESS",
     "PARSER",
     "PATHNAME",
     "PING_INTERVAL",
     "PING_TIMEOUT",
+    "SLOW_CLIENT",
     "TRANSFORMER",
     "client_ping_timeout",
     "client_ping_timeout_ms",
@@ -38,6 +43,18 @@ PING_INTERVAL = 30.0
 MAX_LENGTH = 10485760
 #: Seconds the Python client waits for its first connection to open.
 CONNECT_TIMEOUT = 10.0
+
+# The server's limits (docs/operations.rst).
+#: Outgoing bytes a spark may have waiting before the slow-client policy.
+MAX_BUFFERED = 1048576
+#: What happens then: "end" (the client reconnects) or "drop".
+SLOW_CLIENT = "end"
+#: Seconds a client has to send a request's line and headers.
+HEADER_TIMEOUT = 10.0
+#: Requests under the pathname still in their headers or body, in all...
+MAX_PENDING = 1024
+#: ... and from one client address.
+MAX_PENDING_PER_ADDRESS = 64
 
 
 def milliseconds(seconds: float) -> int:

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from primus_tx._defaults import MAX_LENGTH, PARSER, PATHNAME, PING_INTERVAL, TRANSFORMER
+from primus_tx._defaults import (
+    HEADER_TIMEOUT,
+    MAX_BUFFERED,
+    MAX_LENGTH,
+    MAX_PENDING,
+    MAX_PENDING_PER_ADDRESS,
+    PARSER,
+    PATHNAME,
+    PING_INTERVAL,
+    SLOW_CLIENT,
+    TRANSFORMER,
+)
 from primus_tx._errors import PrimusError
 
 __all__ = ["DEFAULTS", "SLOW_CLIENT_POLICIES", "check_options", "reject_unknown"]
@@ -34,11 +45,11 @@ DEFAULTS: dict[str, Any] = {
     "whitelist": (),
     "reactor": None,
     # Hardening (see docs/operations.rst).
-    "max_buffered": 1048576,
-    "slow_client": "end",
-    "header_timeout": 10.0,
-    "max_pending": 1024,
-    "max_pending_per_address": 64,
+    "max_buffered": MAX_BUFFERED,
+    "slow_client": SLOW_CLIENT,
+    "header_timeout": HEADER_TIMEOUT,
+    "max_pending": MAX_PENDING,
+    "max_pending_per_address": MAX_PENDING_PER_ADDRESS,
 }
 
 #: The smallest ``max_buffered``: the cap is checked once a transport is

@@ -21,7 +21,18 @@ from twisted.application.service import MultiService, Service
 from twisted.logger import Logger
 from twisted.python import usage
 
-from primus_tx._defaults import MAX_LENGTH, PARSER, PATHNAME, PING_INTERVAL, TRANSFORMER
+from primus_tx._defaults import (
+    HEADER_TIMEOUT,
+    MAX_BUFFERED,
+    MAX_LENGTH,
+    MAX_PENDING,
+    MAX_PENDING_PER_ADDRESS,
+    PARSER,
+    PATHNAME,
+    PING_INTERVAL,
+    SLOW_CLIENT,
+    TRANSFORMER,
+)
 
 __all__ = ["Options", "PrimusService", "makeService"]
 
@@ -104,6 +115,19 @@ class Options(usage.Options):
         ["parser", None, PARSER, "The message encoding."],
         ["ping-interval", None, PING_INTERVAL, "Seconds between heartbeat pings (0 disables).", _seconds],
         ["max-length", None, MAX_LENGTH, "Largest message a client may send, in bytes.", _bytes],
+        ["max-buffered", None, MAX_BUFFERED,
+         "Outgoing bytes a spark may have waiting before the slow-client policy applies "
+         "(0: no cap).", _bytes],
+        ["slow-client", None, SLOW_CLIENT,
+         "What happens at --max-buffered: end (the client reconnects) or drop (writes are "
+         "dropped and counted)."],
+        ["header-timeout", None, HEADER_TIMEOUT,
+         "Seconds a client has to send a request's headers (0 disables).", _seconds],
+        ["max-pending", None, MAX_PENDING,
+         "Requests under the pathname still in their headers or body, in all (0: no cap).",
+         _bytes],
+        ["max-pending-per-address", None, MAX_PENDING_PER_ADDRESS,
+         "The same, from one client address (0: no cap).", _bytes],
         ["app", None, None, "module:callable called with the Primus server (your application)."],
         ["static", None, None, "A directory of your own files to serve at /."],
     ]
@@ -170,6 +194,10 @@ class Options(usage.Options):
             except (PrimusError, ImportError, AttributeError) as error:
                 raise usage.UsageError(f"--plugin: {error}") from None
 
+        if self["slow-client"] not in ("end", "drop"):
+            raise usage.UsageError(f"--slow-client must be end or drop, not {self['slow-client']!r}")
+        if 0 < self["max-buffered"] < 65536:
+            raise usage.UsageError("--max-buffered must be 0 or at least 65536 bytes")
         pathname = self["pathname"]
         if not pathname.strip("/"):
             raise usage.UsageError(
@@ -341,6 +369,11 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         "ping_interval": options["ping-interval"],
         "max_length": options["max-length"],
         "compression": bool(options["compression"]),
+        "max_buffered": options["max-buffered"],
+        "slow_client": options["slow-client"],
+        "header_timeout": options["header-timeout"],
+        "max_pending": options["max-pending"],
+        "max_pending_per_address": options["max-pending-per-address"],
     }
     if options.get("plugin"):
         primus_options["plugin"] = list(options["plugin"])
@@ -350,6 +383,8 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
     primus_service = PrimusService(site, primus_options, app, reactor)
     primus_service.setName("primus")
     primus_service.setServiceParent(parent)
+    from primus_tx._listen import with_backlog
+
     for description in options["listen"]:
-        strports.service(description, site, reactor=reactor).setServiceParent(parent)
+        strports.service(with_backlog(description), site, reactor=reactor).setServiceParent(parent)
     return parent

@@ -160,3 +160,21 @@ def test_bad_endpoint_description_is_a_clear_error() -> None:
     errors: list[Any] = []
     failure.addErrback(errors.append)
     assert errors and "carrier-pigeon" in str(errors[0].value)
+
+
+@pytest_twisted.ensureDeferred
+async def test_create_server_listens_with_a_backlog_of_511():
+    from twisted.internet.testing import MemoryReactorClock
+
+    from primus_tx._listen import with_backlog
+
+    reactor = MemoryReactorClock()
+    primus = await create_server(listen=["tcp:0", "tcp:0:backlog=9"], reactor=reactor, ping_interval=0)
+    try:
+        assert [server[2] for server in reactor.tcpServers] == [511, 9]
+    finally:
+        await primus.destroy()
+    assert with_backlog("unix:/tmp/x.sock") == "unix:/tmp/x.sock:backlog=511"
+    assert with_backlog("8080") == "8080:backlog=511"
+    assert with_backlog("systemd:domain=INET:index=0") == "systemd:domain=INET:index=0"
+    assert with_backlog("ssl:443:privateKey=k.pem:backlog=100") == "ssl:443:privateKey=k.pem:backlog=100"

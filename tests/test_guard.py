@@ -351,3 +351,23 @@ def test_detaching_restores_the_site():
 def test_bad_hardening_options_are_refused(options):
     with pytest.raises(PrimusError):
         Primus(None, **options)
+
+
+def test_an_engineio_post_over_max_payload_is_413_unread_and_keeps_the_session():
+    site, primus, _ = _site(transformer="engine.io", transport={"max_payload": 100})
+    handshake = Conn(site).send(_get(b"/primus/?EIO=4&transport=polling"))
+    assert handshake.status == 200
+    sid = next(iter(primus._server.sessions))
+    conn = Conn(site).send(
+        b"POST /primus/?EIO=4&transport=polling&sid=" + sid.encode() + b" HTTP/1.1\r\n"
+        b"Host: x\r\nContent-Length: 100000000\r\n\r\n" + b"4" * 1000
+    )
+    assert conn.status == 413 and conn.closed
+    assert conn.channel.requests[0].content.tell() == 0
+    assert sid in primus._server.sessions and primus.connected == 1
+    ok = Conn(site).send(
+        b"POST /primus/?EIO=4&transport=polling&sid=" + sid.encode() + b" HTTP/1.1\r\n"
+        b"Host: x\r\nContent-Length: 3\r\n\r\n4hi"
+    )
+    assert ok.status == 200
+    primus.destroy()

@@ -637,3 +637,44 @@ async def test_log_has_no_debug_noise(reactor: Any, tmp_path: Path) -> None:
     seen = await _serve_and_terminate(reactor, tmp_path)
     debug = [line for line in seen["output"].splitlines() if "#debug]" in line]
     assert debug == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_listen_backlog_is_511_unless_the_endpoint_says() -> None:
+    """
+    Twisted's endpoints listen with a backlog of 50; ``twistd primus``
+    asks for Node's 511, and an endpoint's own ``backlog=`` wins.
+    """
+    reactor = MemoryReactorClock()
+    options = parse("--listen", "tcp:0:interface=127.0.0.1", "--listen", "tcp:0:backlog=7")
+    service = makeService(options, reactor=reactor)
+    service.privilegedStartService()
+    service.startService()
+    try:
+        assert [server[2] for server in reactor.tcpServers] == [511, 7]
+    finally:
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_hardening_flags_reach_primus() -> None:
+    reactor = MemoryReactorClock()
+    options = parse("--max-buffered", "65536", "--slow-client", "drop", "--header-timeout", "3",
+                    "--max-pending", "9", "--max-pending-per-address", "2")
+    service = makeService(options, reactor=reactor)
+    service.startService()
+    try:
+        primus = service.getServiceNamed("primus").primus
+        assert {k: primus.options[k] for k in ("max_buffered", "slow_client", "header_timeout",
+                                             "max_pending", "max_pending_per_address")} == {
+            "max_buffered": 65536, "slow_client": "drop", "header_timeout": 3.0,
+            "max_pending": 9, "max_pending_per_address": 2,
+        }
+    finally:
+        await service.stopService()
+
+
+@pytest.mark.parametrize("argv", [("--slow-client", "ignore"), ("--max-buffered", "10")])
+def test_bad_hardening_flags_are_usage_errors(argv) -> None:
+    with pytest.raises(usage.UsageError):
+        parse(*argv)

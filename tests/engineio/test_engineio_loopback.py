@@ -135,7 +135,12 @@ async def test_upgrade_probe_then_upgrade_without_waiting(live):
 
 
 @pytest_twisted.ensureDeferred
-async def test_second_websocket_for_an_upgraded_session_is_refused(live):
+async def test_second_websocket_for_an_upgraded_session_is_accepted_then_closed(live):
+    """
+    As engine.io (protocol test-suite "ignores WebSocket connection with
+    same sid after upgrade"): the handshake succeeds, then the socket is
+    closed; the session goes on over the first one.
+    """
     sid = await live.handshake()
     client = await _ws(live, sid)
     client.send_text("2probe")
@@ -143,8 +148,9 @@ async def test_second_websocket_for_an_upgraded_session_is_refused(live):
     client.send_text("5")
     other = await connect_raw(live.reactor, live.number, WSClient)
     other.send(upgrade_request(_path(live.url("websocket", sid))))
-    await wait_until(live.reactor, lambda: other.lost, 2.0, "the refusal")
-    assert bytes(other.received).startswith(b"HTTP/1.1 400")
+    await wait_until(live.reactor, lambda: other.lost or other.close_received, 2.0, "the close")
+    assert bytes(other.received).startswith(b"HTTP/1.1 101")
+    assert other.messages == [] and other.close_received
     client.send_text("4hello")
     assert await _next(live, client, 2) == (OP_TEXT, b"4hello")
     client.close()
@@ -182,3 +188,22 @@ async def test_a_client_vanishing_mid_poll_ends_the_session(live):
     raw.tcp.abortConnection()
     await wait_until(live.reactor, lambda: not live.server.sessions, 2.0, "the session to go")
     assert live.primus.connections == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_spark_end_sends_the_close_packet_over_websocket(live):
+    client = await _ws(live)
+    await _next(live, client, 1)
+    live.sparks[0].end()
+    await wait_until(live.reactor, lambda: client.close_received, 2.0, "the close frame")
+    texts = [payload for op, payload in client.messages if op == OP_TEXT]
+    assert texts[-2:] == [b"4primus::server::close", b"1"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_server_close_sends_the_close_packet_over_websocket(live):
+    client = await _ws(live)
+    await _next(live, client, 1)
+    await live.primus.destroy()
+    await wait_until(live.reactor, lambda: client.close_received, 2.0, "the close frame")
+    assert client.messages[-1] == (OP_TEXT, b"1")

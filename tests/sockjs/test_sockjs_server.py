@@ -158,3 +158,46 @@ def test_primus_cors_layer_is_off() -> None:
     primus, _, _ = make(Clock())
     layer = primus._middleware.layers[primus.index_of_layer("cors")]
     assert layer.enabled is False
+
+
+def test_a_send_over_max_length_is_413_and_keeps_the_session() -> None:
+    """
+    Mounted without a Site (no guard to refuse it unread), a body or a
+    message over ``max_length`` is still refused, and the session goes on.
+    """
+    clock = Clock()
+    primus = Primus(None, transformer="sockjs", ping_interval=0, reactor=clock, max_length=100)
+    server = primus._server
+    received: list[Any] = []
+    primus.on("connection", lambda spark: spark.on("data", received.append))
+    server.request(request("/1/s/xhr"))
+    big = request("/1/s/xhr_send", body=b'["' + b"x" * 200 + b'"]')
+    server.request(big)
+    assert big.responseCode == 413
+    small = request("/1/s/xhr_send", body=b'["\\"ok\\""]')
+    server.request(small)
+    assert small.responseCode == 204 and received == ["ok"]
+    assert "s" in server.sessions
+    primus.destroy()
+    clock.advance(10)
+
+
+def test_a_preflight_for_the_pathname_is_answered_by_primus_cors() -> None:
+    """
+    As Node Primus: ``OPTIONS /primus`` with a pre-flight is 200 with
+    Primus's CORS headers (SockJS itself has no route for it).
+    """
+    clock = Clock()
+    primus, server, _ = make(clock)
+    req = request("", method=b"OPTIONS")
+    req.requestHeaders.setRawHeaders(b"origin", [b"http://example.test"])
+    req.requestHeaders.setRawHeaders(b"access-control-request-method", [b"POST"])
+    server.request(req)
+    assert req.responseCode == 200 and req.finished
+    headers = req.responseHeaders
+    assert headers.getRawHeaders(b"access-control-allow-origin") == [b"http://example.test"]
+    assert headers.getRawHeaders(b"access-control-allow-methods") == [
+        b"GET, HEAD, PUT, POST, DELETE, OPTIONS"
+    ]
+    assert headers.getRawHeaders(b"access-control-allow-credentials") == [b"true"]
+    primus.destroy()

@@ -127,6 +127,9 @@ class Session:
             return
         self._drop_probe()
         if self.transport == "websocket":
+            # The close packet, then the close frame: the client knows the
+            # server ended the session, not the network.
+            self._buffer.append((CLOSE, None))
             self._flush()
             self._finish(None)
             return
@@ -396,6 +399,17 @@ class Session:
             self._poll = None
             _respond(poll, 200, release.encode("ascii"), b"text/plain; charset=UTF-8")
         self._finish(reason, error)
+
+    def shut_down(self) -> None:
+        """
+        The server is closing: the client gets a close packet on whatever
+        carries the session, and the session ends.
+        """
+        ws = self.websocket
+        if self.state == "open" and ws is not None:
+            ws.send_packet(CLOSE, None)
+        self.spark = None
+        self._lost("server shutting down", release=CLOSE)
 
     def _finish(self, reason: Optional[str], error: Optional[Exception] = None) -> None:
         """

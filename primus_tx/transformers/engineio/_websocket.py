@@ -36,6 +36,9 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
     session: Optional[Session] = None
     probe_sid: Optional[str] = None
     b64 = False
+    #: A second WebSocket for an upgraded (or upgrading) session: closed
+    #: as soon as it is open.
+    duplicate = False
     _is_transport = False
 
     def onOpen(self) -> None:
@@ -43,6 +46,9 @@ class EngineIOWebSocketProtocol(WebSocketServerProtocol):
         if getattr(transport, "producer", None) is not None:
             transport.unregisterProducer()
         transport.registerProducer(self, True)
+        if self.duplicate:
+            self.close_now()
+            return
         engine: Engine = self.engine
         request = self.http_request
         if request is None:  # pragma: no cover - set before the takeover

@@ -41,10 +41,7 @@ from primus_tx.transformers.engineio._common import (
     _respond,
     _text,
 )
-from primus_tx.transformers.engineio._packets import (
-    CLOSE,
-    OPEN,
-)
+from primus_tx.transformers.engineio._packets import OPEN
 from primus_tx.transformers.engineio._session import Session
 from primus_tx.transformers.engineio._websocket import EngineIOWebSocketProtocol
 
@@ -219,12 +216,17 @@ class EngineIOServer:
         if error is None and _text(request.query.get("transport")) != "websocket":
             error = BAD_REQUEST
         sid = _text(request.query.get("sid"))
+        duplicate = False
         if error is None and sid is not None:
             session = self.sessions.get(sid)
             if session is None:
                 error = UNKNOWN_SID
-            elif session.state != "open" or session.transport != "polling" or session.probe is not None:
+            elif session.state != "open":
                 error = BAD_REQUEST
+            elif session.transport != "polling" or session.probe is not None:
+                # As engine.io: a second WebSocket for a session that is
+                # upgrading or upgraded is accepted, then closed at once.
+                duplicate = True
         if error is None and self._closed:
             error = BAD_REQUEST
         if error is not None:
@@ -238,6 +240,7 @@ class EngineIOServer:
         protocol.engine = self
         protocol.http_request = request
         protocol.probe_sid = sid
+        protocol.duplicate = duplicate
         protocol.b64 = _text(request.query.get("b64")) in ("1", "true")
         if not take_over(request, protocol):
             protocol.http_request = None
@@ -254,5 +257,4 @@ class EngineIOServer:
         """
         self._closed = True
         for session in list(self.sessions.values()):
-            session.spark = None
-            session._lost("server shutting down", release=CLOSE)
+            session.shut_down()

@@ -110,6 +110,7 @@ class SockJSServer:
         self.response_limit = int(options["response_limit"])
         self.prefix = host.pathname.rstrip("/").encode("utf-8")
         self.sessions: dict[str, Session] = {}
+        self._cors_layer: Optional[Callable[[Any], Any]] = None
         self._iframe = _IFRAME.format(url=options["sockjs_url"]).encode("utf-8")
         self._etag = b'"' + hashlib.md5(self._iframe).hexdigest().encode("ascii") + b'"'
         host.disable("cors")
@@ -158,6 +159,8 @@ class SockJSServer:
         path = self._relative(request)
         method = request.method
         if path in (b"", b"/"):
+            if method == b"OPTIONS" and self._primus_preflight(request):
+                return None
             if method not in (b"GET", b"HEAD"):
                 return _not_allowed(request, b"GET")
             return answer(request, 200, b"Welcome to SockJS!\n", b"text/plain; charset=UTF-8")
@@ -183,6 +186,23 @@ class SockJSServer:
         if method not in allowed:
             return _not_allowed(request, b", ".join(allowed))
         handler[1](self, request, session_id)
+
+    def _primus_preflight(self, request: PrimusRequest) -> bool:
+        """
+        A pre-flight for the pathname itself is answered as Node Primus
+        answers it: by Primus's ``cors`` rules (200, Primus's CORS headers),
+        which this transformer otherwise leaves to SockJS.
+
+        :return: whether the request was answered.
+        """
+        layer = self._cors_layer
+        if layer is None:
+            if getattr(self.host, "options", None) is None:
+                return False  # a host without Primus's CORS options
+            from primus_tx.middleware.cors import cors
+
+            layer = self._cors_layer = cors(self.host, {})
+        return bool(layer(request))
 
     def _cookie(self, request: PrimusRequest) -> None:
         if self.cookie_needed:
@@ -298,10 +318,16 @@ class SockJSServer:
         session = self.sessions.get(session_id)
         if session is None:
             return _not_found(request)
+        limit = self.host.max_length
+        if len(body) > limit:
+            # Mounted without a Site the guard could not refuse it unread.
+            return answer(request, 413, b"Payload Too Large", b"text/plain; charset=UTF-8")
         try:
             messages = decode_payload(body)
         except BrokenPayload as error:
             return _server_error(request, str(error))
+        if any(len(message) > limit for message in messages):
+            return answer(request, 413, b"Payload Too Large", b"text/plain; charset=UTF-8")
         _no_cache(request)
 
         def sent() -> None:
