@@ -55,6 +55,17 @@ def _finite(value: Any) -> Any:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _stdlib_decode(message: str) -> Any:
+    """
+    The standard library's decoder, with too deep a nesting refused as
+    invalid JSON (a ``ValueError``) rather than a ``RecursionError``.
+    """
+    try:
+        return _stdlib_json.loads(message, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def _escape_surrogate(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
@@ -113,7 +124,7 @@ if _orjson is not None:
         except _orjson.JSONDecodeError:
             # orjson refuses a few inputs JavaScript accepts (huge integers,
             # lone surrogate escapes): let the standard library decide.
-            return _stdlib_json.loads(message, parse_constant=_no_constants)
+            return _stdlib_decode(message)
 
 else:  # pragma: no cover - exercised on PyPy
 
@@ -134,7 +145,7 @@ else:  # pragma: no cover - exercised on PyPy
         """
         if not isinstance(message, str):
             return message
-        return _stdlib_json.loads(message, parse_constant=_no_constants)
+        return _stdlib_decode(message)
 
 
 @implementer(INamedParser)

@@ -53,7 +53,7 @@ def decode_payload(body: bytes) -> list[str]:
         raise BrokenPayload("Payload expected.")
     try:
         value = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BrokenPayload("Broken JSON encoding.") from None
     if not isinstance(value, list):
         raise BrokenPayload("Payload expected.")

@@ -110,7 +110,7 @@ class SockJSWebSocketProtocol(_WebSocketBase):
             return
         try:
             value = json.loads(payload.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             # Broken framing: the session cannot be trusted any more.
             self._closing = True
             self._cancel_heartbeat()
