@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import pytest_twisted
 from fakes import FakeConnection, connect, make_primus
 from hostile_helpers import hostile_server, wait_until
+
+from primus_tx import Spark
 
 CAP = 128 * 1024
 KB = "k" * 1024
@@ -119,12 +122,23 @@ def test_no_cap_when_disabled_and_no_check_while_the_transport_keeps_up():
 # -- every transformer, with a client that reads nothing -----------------------------
 
 
+_WS_PATHS = {
+    "websockets": "/primus",
+    "engine.io": "/primus/?EIO=4&transport=websocket",
+    "sockjs": "/primus/websocket",
+}
+
+
+@pytest.mark.parametrize("transformer", sorted(_WS_PATHS))
 @pytest_twisted.ensureDeferred
-async def test_websockets_a_client_that_stops_reading_is_ended(reactor):
-    async with hostile_server(reactor, max_buffered=256 * 1024, ping_interval=0) as h:
+async def test_a_websocket_client_that_stops_reading_is_ended(reactor, transformer):
+    async with hostile_server(
+        reactor, transformer=transformer, max_buffered=256 * 1024, ping_interval=0
+    ) as h:
         events = _slow_events(h.primus)
-        good = await h.ws()
-        stuck = await h.ws()
+        path = _WS_PATHS[transformer]
+        good = await h.ws(path)
+        stuck = await h.ws(path)
         stuck.tcp.pauseProducing()  # stop reading: the kernel buffers fill
         spark = h.spark_of(-1)
         peak = 0
@@ -138,7 +152,7 @@ async def test_websockets_a_client_that_stops_reading_is_ended(reactor):
         assert [(s, p) for s, _, p in events] == [(spark, "end")]
         stuck.tcp.resumeProducing()  # reading again, it finds the connection cut
         await wait_until(reactor, lambda: stuck.lost, 2.0, "the slow client to be cut")
-        await h.echo_round_trip(good)
+        assert not good.lost and h.spark_of(0).ready_state == Spark.OPEN
 
 
 def test_sockjs_polling_a_client_that_never_polls_is_ended():
