@@ -61,6 +61,12 @@ class IConnection(Interface):
     it, ``Primus.destroy()`` waits for it (a few seconds at most) before
     firing, so a process that exits after ``destroy()`` does not cut its
     clients' close messages short.
+
+    Optional as well: ``abort()``, dropping what is still waiting to be sent
+    (and the connection with it, for a socket); a spark past the server's
+    ``max_buffered`` calls it before ``close(True)``, so that a slow
+    client's buffer is freed at once rather than after a close handshake
+    the client would be as slow to read.
     """
 
     def send(message: str | bytes) -> None:
@@ -225,6 +231,13 @@ class ITransformerServer(Interface):
     Requests reach it after the middleware (CORS, authorization, the
     library and spec documents) let them through, with ``request.query``
     already parsed; it answers every one of them, then or later.
+
+    Two optional members (not declared, so ``verifyObject`` does not demand
+    them) let the server's site guard refuse a request body before it is
+    read: ``max_body``, the largest body it accepts (the host's
+    ``max_length`` when absent), and ``refuse_body(method, uri)``, returning
+    ``(status, content_type, body)`` to answer a request with a body at once
+    (a post for a session that does not exist), or ``None``.
     """
 
     def upgrade(request: PrimusRequest) -> None:

@@ -155,6 +155,12 @@ class Spark(EventEmitter):
 
     log = Logger()
 
+    #: Messages not sent because of the slow-client cap (``max_buffered``
+    #: with ``slow_client="drop"``; the one that ended the spark otherwise).
+    #: A class default, so sparks that never hit the cap carry nothing.
+    dropped = 0
+    _slow_reported = False
+
     def __init__(
         self,
         context: SparkContext,
@@ -188,9 +194,6 @@ class Spark(EventEmitter):
         self._producer_streaming = False
         self._producer_paused = False
         self._pull_call: Optional[IDelayedCall] = None
-        #: Messages not sent because of the slow-client cap (``max_buffered``).
-        self.dropped = 0
-        self._slow_reported = False
 
     # -- identity ---------------------------------------------------------
 
