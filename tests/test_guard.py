@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import pytest_twisted
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -371,3 +372,30 @@ def test_an_engineio_post_over_max_payload_is_413_unread_and_keeps_the_session()
     )
     assert ok.status == 200
     primus.destroy()
+
+
+# -- on a real loopback server -------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_slowloris_connections_are_cut_and_others_go_on(reactor):
+    """
+    Clients that trickle their headers forever are answered 408 and closed
+    once the deadline passes, while a WebSocket client keeps working.
+    """
+    from hostile_helpers import hostile_server, sleep, wait_until
+
+    async with hostile_server(reactor, header_timeout=0.3) as h:
+        good = await h.ws()
+        slow = [await h.raw() for _ in range(20)]
+        for client in slow:
+            client.send(b"GET /primus HTTP/1.1\r\n")
+        for _ in range(5):
+            await sleep(reactor, 0.1)
+            for client in slow:
+                if not client.lost:
+                    client.send(b"X-Trickle: 1\r\n")
+        await wait_until(reactor, lambda: all(c.lost for c in slow), 2.0, "the slow clients to be cut")
+        assert all(bytes(c.received).startswith(b"HTTP/1.1 408 ") for c in slow)
+        assert h.site._primus_guard.entries[0].pending == 0
+        await h.echo_round_trip(good)
