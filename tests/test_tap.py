@@ -541,7 +541,9 @@ class _Twistd:
         return waiter
 
 
-async def _serve_and_terminate(reactor: Any, tmp_path: Path) -> dict[str, Any]:
+async def _serve_and_terminate(
+    reactor: Any, tmp_path: Path, transformer: str = "websockets"
+) -> dict[str, Any]:
     """
     Run ``twistd -n primus`` with an echo application on a free port,
     connect a WebSocket client, check the echo, send SIGTERM, and report
@@ -558,7 +560,8 @@ async def _serve_and_terminate(reactor: Any, tmp_path: Path) -> dict[str, Any]:
     process = reactor.spawnProcess(
         child.protocol, sys.executable,
         [*TWISTD, "-n", "--pidfile=", "-l", "-", "primus",
-         "--listen", "tcp:0:interface=127.0.0.1", "--app", "tap_echo_app:setup"],
+         "--listen", "tcp:0:interface=127.0.0.1", "--app", "tap_echo_app:setup",
+         "--transformer", transformer],
         env=child_env(tmp_path), path=str(tmp_path),
     )
     client: Any = None
@@ -580,19 +583,23 @@ async def _serve_and_terminate(reactor: Any, tmp_path: Path) -> dict[str, Any]:
                 if not closed.called:
                     closed.callback((wasClean, self.remoteCloseCode))
 
-        factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}/primus")
+        eio = transformer == "engine.io"
+        path = "/primus/?EIO=4&transport=websocket" if eio else "/primus"
+        factory = WebSocketClientFactory(f"ws://127.0.0.1:{port}{path}")
         factory.protocol = Client
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=5)
         client = await endpoint.connect(factory)
         await opened.addTimeout(10, reactor)
-        client.sendMessage(b'"hello"', False)
+        client.sendMessage(b'4"hello"' if eio else b'"hello"', False)
         for _ in range(200):  # at most 10 s
-            if messages or closed.called:
+            if [m for m in messages if "hello" in m] or closed.called:
                 break
             tick: Deferred[None] = Deferred()
             reactor.callLater(0.05, tick.callback, None)
             await tick
-        assert messages == ['"hello"'], child.output
+        assert [m for m in messages if not m.startswith("0{")] == (
+            ['4"hello"'] if eio else ['"hello"']
+        ), child.output
 
         process.signalProcess("TERM")
         clean, code = await closed.addTimeout(10, reactor)
@@ -625,6 +632,19 @@ async def test_sigterm_closes_sparks(reactor: Any, tmp_path: Path) -> None:
     assert seen["reason"].signal == signal.SIGTERM, output
     assert "Main loop terminated." in output
     assert not re.search(r"#(warn|error|critical)\]", output), output
+
+
+@pytest_twisted.ensureDeferred
+async def test_sigterm_sends_engineio_clients_the_close_packet(reactor: Any, tmp_path: Path) -> None:
+    """
+    With the engine.io transformer the client gets Primus's close message,
+    then engine.io's close packet, then the WebSocket close.
+    """
+    seen = await _serve_and_terminate(reactor, tmp_path, "engine.io")
+    packets = [m for m in seen["messages"] if not m.startswith("0{")]
+    assert packets == ['4"hello"', '4"primus::server::close"', "1"], seen["output"]
+    assert seen["clean"] is True, seen["output"]
+    assert seen["reason"].signal == signal.SIGTERM, seen["output"]
 
 
 @pytest_twisted.ensureDeferred
