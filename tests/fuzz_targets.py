@@ -44,6 +44,38 @@ def json_parser(data: bytes) -> None:
             pass  # refused, as documented (JSONDecodeError is a ValueError)
 
 
+_PARSERS: list[Any] = []
+
+
+def _parsers() -> list[Any]:
+    if not _PARSERS:
+        from twisted.plugin import getPlugins
+
+        from primus_tx import parsers
+        from primus_tx.interfaces import INamedParser
+
+        _PARSERS.extend(parsers.find_parser(name) for name in sorted(parsers._BUILTIN))
+        _PARSERS.extend(getPlugins(INamedParser))
+    return _PARSERS
+
+
+def every_parser(data: bytes) -> None:
+    """
+    Every built-in and published parser (so parsers added later are fuzzed
+    too): a message that does not decode is refused with an ordinary
+    exception (the parser contract: raise to report a failure), never by
+    exhausting the stack or memory.
+    """
+    for parser in _parsers():
+        message = data if parser.binary else _text(data)
+        try:
+            parser.decode(message)
+        except (RecursionError, MemoryError, SystemError):
+            raise
+        except Exception:
+            pass
+
+
 def primus_control(data: bytes) -> None:
     """
     Any message, ``primus::`` control strings included, through a spark:
@@ -149,6 +181,7 @@ def http_under_pathname(data: bytes) -> None:
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "json_parser": json_parser,
+    "every_parser": every_parser,
     "primus_control": primus_control,
     "engineio_packet": engineio_packet,
     "engineio_payload": engineio_payload,
