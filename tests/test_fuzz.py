@@ -31,7 +31,13 @@ _SEEDS = st.sampled_from(
         b"POST /primus/000/s1/xhr_send HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffff\r\n",
     ]
 )
-_INPUTS = st.one_of(st.binary(max_size=2048), _SEEDS, st.builds(bytes.__add__, _SEEDS, st.binary(max_size=256)))
+_INPUTS = st.one_of(
+    st.binary(max_size=2048),
+    _SEEDS,
+    # (A Python function, not bytes.__add__: hypothesis cannot describe
+    # PyPy's built-in functions.)
+    st.tuples(_SEEDS, st.binary(max_size=256)).map(lambda pair: pair[0] + pair[1]),
+)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
