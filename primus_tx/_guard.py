@@ -84,6 +84,9 @@ class _Entry:
         self.header_timeout: float = options["header_timeout"]
         self.pending = 0
         self.by_address: dict[str, int] = {}
+        #: Whether a refusal was logged since the pending count last fell:
+        #: one warning per flood, not one per refused request.
+        self.warned = False
 
     def body_limit(self) -> int:
         server = self.primus._server
@@ -117,6 +120,7 @@ class _Entry:
 
     def release(self, address: str) -> None:
         self.pending -= 1
+        self.warned = False
         left = self.by_address.get(address, 1) - 1
         if left > 0:
             self.by_address[address] = left
@@ -280,12 +284,17 @@ class _GuardedChannel(HTTPChannel):
             return
         address = _address_of(self)
         if not entry.admit(address):
-            log.warn(
-                "refusing a request under {pathname}: too many requests still in their "
-                "headers ({pending} in all)",
-                pathname=entry.primus.pathname,
-                pending=entry.pending,
-            )
+            if not entry.warned:
+                entry.warned = True
+                log.warn(
+                    "refusing requests under {pathname}: too many still in their headers "
+                    "({pending} in all, max_pending {cap}; {per} from {address})",
+                    pathname=entry.primus.pathname,
+                    pending=entry.pending,
+                    cap=entry.max_pending,
+                    per=entry.by_address.get(address, 0),
+                    address=address,
+                )
             self.persistent = False
             early_answer(self.transport, 503)
             return

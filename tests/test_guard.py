@@ -303,10 +303,15 @@ def test_too_many_headers_are_431():
 
 
 def test_requests_in_their_headers_are_capped_per_address_and_in_total():
+    from twisted.logger import capturedLogs
+
     site, primus, _ = _site(max_pending=3, max_pending_per_address=2)
     slow = [Conn(site, "10.0.0.1").send(b"GET /primus HTTP/1.1\r\n") for _ in range(2)]
-    third = Conn(site, "10.0.0.1").send(b"GET /primus HTTP/1.1\r\n")
+    with capturedLogs() as events:
+        third = Conn(site, "10.0.0.1").send(b"GET /primus HTTP/1.1\r\n")
+        Conn(site, "10.0.0.1").send(b"GET /primus HTTP/1.1\r\n")
     assert third.status == 503 and third.closed
+    assert len([e for e in events if "refusing requests" in e.get("log_format", "")]) == 1
     other = Conn(site, "10.0.0.2").send(b"GET /primus HTTP/1.1\r\n")
     assert other.out == b""
     fourth = Conn(site, "10.0.0.3").send(b"GET /primus HTTP/1.1\r\n")
