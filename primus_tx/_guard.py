@@ -32,16 +32,13 @@ already made keep their class but do nothing more.
 from __future__ import annotations
 
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.logger import Logger
 from twisted.web.http import HTTPChannel
 
 from primus_tx._http import reason
-
-if TYPE_CHECKING:
-    from primus_tx.server import Primus
 
 __all__ = ["EarlyAnswer", "SiteGuard", "early_answer"]
 
@@ -72,13 +69,16 @@ def early_answer(transport: Any, status: int, content_type: bytes = b"text/plain
 
 class _Entry:
     """
-    One Primus on the site: its pathname, its limits and its counters.
+    One Primus on the site: its pathname, its limits, its transformer's
+    server side and its counters.
     """
 
-    def __init__(self, primus: Primus) -> None:
-        self.primus = primus
-        self.prefix = primus.pathname.encode("utf-8")
-        options = primus.options
+    def __init__(self, owner: object, options: dict[str, Any], server: Any) -> None:
+        self.owner = owner
+        self.pathname: str = options["pathname"]
+        self.prefix = self.pathname.encode("utf-8")
+        self.max_length: int = options["max_length"]
+        self.server = server
         self.max_pending: int = options["max_pending"]
         self.max_pending_per_address: int = options["max_pending_per_address"]
         self.header_timeout: float = options["header_timeout"]
@@ -89,22 +89,21 @@ class _Entry:
         self.warned = False
 
     def body_limit(self) -> int:
-        server = self.primus._server
-        limit = getattr(server, "max_body", None)
-        return int(limit) if limit else self.primus.max_length
+        limit = getattr(self.server, "max_body", None)
+        return int(limit) if limit else self.max_length
 
     def refuse(self, method: bytes, uri: bytes) -> Optional[EarlyAnswer]:
         """
         The transformer's early answer for a request with a body, if it
         has one (an unknown session).
         """
-        refuse = getattr(self.primus._server, "refuse_body", None)
+        refuse = getattr(self.server, "refuse_body", None)
         if refuse is None:
             return None
         try:
             answer: Optional[EarlyAnswer] = refuse(method, uri)
         except Exception:
-            log.failure("refuse_body of {server!r} failed", server=self.primus._server)
+            log.failure("refuse_body of {server!r} failed", server=self.server)
             return None
         return answer
 
@@ -168,22 +167,28 @@ class SiteGuard:
         site.buildProtocol = self._build_protocol
 
     @classmethod
-    def attach(cls, site: Any, primus: Primus) -> SiteGuard:
+    def attach(cls, site: Any, owner: object, options: dict[str, Any], server: Any) -> SiteGuard:
         """
-        Guard ``site`` for ``primus`` (installing the guard on first use).
+        Guard ``site`` for one server (installing the guard on first use).
+
+        :param owner: the server, as :meth:`detach` will name it.
+        :param options: the server's checked options (``pathname``,
+            ``max_length`` and the limits of this module).
+        :param server: its transformer's server side, asked for
+            ``max_body`` and ``refuse_body`` when it has them.
         """
         guard: Optional[SiteGuard] = getattr(site, "_primus_guard", None)
         if guard is None:
             guard = cls(site)
             site._primus_guard = guard
-        guard.entries.append(_Entry(primus))
+        guard.entries.append(_Entry(owner, options, server))
         return guard
 
-    def detach(self, primus: Primus) -> None:
+    def detach(self, owner: object) -> None:
         """
-        Forget ``primus``; the last one out restores the site.
+        Forget ``owner``; the last one out restores the site.
         """
-        self.entries = [entry for entry in self.entries if entry.primus is not primus]
+        self.entries = [entry for entry in self.entries if entry.owner is not owner]
         if self.entries:
             return
         site = self.site
@@ -289,7 +294,7 @@ class _GuardedChannel(HTTPChannel):
                 log.warn(
                     "refusing requests under {pathname}: too many still in their headers "
                     "({pending} in all, max_pending {cap}; {per} from {address})",
-                    pathname=entry.primus.pathname,
+                    pathname=entry.pathname,
                     pending=entry.pending,
                     cap=entry.max_pending,
                     per=entry.by_address.get(address, 0),

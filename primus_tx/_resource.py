@@ -132,7 +132,9 @@ class SiteRoot:
             # A leaf root (a Klein app, a WSGIResource) sees the whole path,
             # as it would without Primus: twisted.web has already moved this
             # segment to prepath, so put it back.
-            request.postpath.insert(0, request.prepath.pop())
+            prepath, postpath = request.prepath, request.postpath
+            if prepath and postpath is not None:
+                postpath.insert(0, prepath.pop())
             return original
         return original.getChildWithDefault(name, request)
 

@@ -83,8 +83,6 @@ class Primus(EventEmitter):
         self.reactor: Any = reactor
         self.pathname: str = self.options["pathname"]
         self.max_length: int = self.options["max_length"]
-        self._max_buffered: int = self.options["max_buffered"]
-        self._slow_client: str = self.options["slow_client"]
         self.whitelist: list[str] = list(self.options["whitelist"])
         self.connections: dict[str, Spark] = {}
         self.auth: Optional[Callable[[PrimusRequest], Any]] = None
@@ -120,6 +118,9 @@ class Primus(EventEmitter):
             log_error=self._log_error,
             make_id=self._make_id,
             ended=self._spark_ended,
+            max_buffered=self.options["max_buffered"],
+            slow_client=self.options["slow_client"],
+            slow=self._slow,
         )
         self.spec: dict[str, Any] = {
             "pingInterval": milliseconds(self.options["ping_interval"])
@@ -192,7 +193,7 @@ class Primus(EventEmitter):
             self._site = site
             self._site_root = SiteRoot(site.resource, self.pathname, self.resource)
             site.resource = self._site_root
-            self._guard = SiteGuard.attach(site, self)
+            self._guard = SiteGuard.attach(site, self, self.options, self._server)
         elif IResource.providedBy(site):
             segments = self.pathname.strip("/").split("/")
             if len(segments) != 1:
@@ -426,7 +427,7 @@ class Primus(EventEmitter):
             "{cap}); {action}",
             spark=spark.id,
             buffered=buffered,
-            cap=self._max_buffered,
+            cap=self.options["max_buffered"],
             action="ending it (the client will reconnect)" if policy == "end" else "dropping writes",
         )
         try:

@@ -82,6 +82,10 @@ class SparkContext:
         pong (``None`` before the first tick).
     :ivar ping_sent: the reactor time that ping was sent at; with the pong
         that echoes ``ping_token`` it gives ``spark.latency``.
+    :ivar max_buffered: the slow-client cap, in bytes (0: none).
+    :ivar slow_client: what happens at the cap: ``"end"`` or ``"drop"``.
+    :ivar slow: ``slow(spark, buffered, policy)`` reports a spark at the
+        cap on the server.
     """
 
     __slots__ = (
@@ -91,12 +95,15 @@ class SparkContext:
         "incoming",
         "log_error",
         "make_id",
+        "max_buffered",
         "outgoing",
         "ping",
         "ping_sent",
         "ping_token",
         "reactor",
         "server",
+        "slow",
+        "slow_client",
     )
 
     def __init__(
@@ -111,6 +118,9 @@ class SparkContext:
         log_error: Callable[..., None],
         make_id: Callable[[Optional[str]], str],
         ended: Callable[[Spark], None],
+        max_buffered: int = 0,
+        slow_client: str = "end",
+        slow: Optional[Callable[[Spark, int, str], None]] = None,
     ) -> None:
         self.server = server
         self.decode = decode
@@ -124,6 +134,9 @@ class SparkContext:
         self.ping: Any = None
         self.ping_token: Optional[str] = None
         self.ping_sent = 0.0
+        self.max_buffered = max_buffered
+        self.slow_client = slow_client
+        self.slow = slow
 
 
 @implementer(IConnectionHandler, IPushProducer, IConsumer)
@@ -429,21 +442,24 @@ class Spark(EventEmitter):
         past the server's ``max_buffered``; if so the ``slow_client``
         policy has been applied and the message must not be sent.
         """
-        primus = self.primus
-        cap = primus._max_buffered
+        context = self._context
+        cap = context.max_buffered
         if not cap:
             return False
         buffered = self._connection.bufferedAmount()
         if buffered + size <= cap:
             return False
         self.dropped += 1
-        policy = primus._slow_client
+        policy = context.slow_client
+        report = context.slow
         if policy == "drop":
             if not self._slow_reported:
                 self._slow_reported = True
-                primus._slow(self, buffered, policy)
+                if report is not None:
+                    report(self, buffered, policy)
             return True
-        primus._slow(self, buffered, policy)
+        if report is not None:
+            report(self, buffered, policy)
         abort = getattr(self._connection, "abort", None)
         if abort is not None and self.ready_state == Spark.OPEN:
             # What the slow client has not read is freed now, not after a

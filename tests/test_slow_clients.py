@@ -48,7 +48,7 @@ def _slow_events(primus: Any) -> list[tuple[Any, int, str]]:
 
 def test_the_default_policy_ends_the_spark_with_reconnect_at_the_cap():
     primus, _ = make_primus(max_buffered=CAP, ping_interval=0)
-    assert make_primus()[0]._max_buffered == 1048576  # the default: 1 MiB
+    assert make_primus()[0].options["max_buffered"] == 1048576  # the default: 1 MiB
     events = _slow_events(primus)
     spark, connection = connect(primus)
     _growing(connection)

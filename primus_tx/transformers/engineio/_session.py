@@ -168,7 +168,7 @@ class Session:
         self._buffered_bytes = 0
         ws = self.websocket
         if ws is not None and ws.transport is not None:
-            ws.transport.abortConnection()  # type: ignore[attr-defined]
+            ws.transport.abortConnection()
 
     def bufferedAmount(self) -> int:
         amount = self._buffered_bytes

@@ -197,11 +197,15 @@ class SockJSServer:
         """
         layer = self._cors_layer
         if layer is None:
-            if getattr(self.host, "options", None) is None:
-                return False  # a host without Primus's CORS options
-            from primus_tx.middleware.cors import cors
-
-            layer = self._cors_layer = cors(self.host, {})
+            # The server's own "cors" layer (disabled for the SockJS paths),
+            # found among its public layers; a host without one answers
+            # nothing here.
+            for candidate in getattr(self.host, "layers", ()):
+                if getattr(candidate, "name", None) == "cors":
+                    layer = self._cors_layer = candidate.fn
+                    break
+            else:
+                return False
         return bool(layer(request))
 
     def _cookie(self, request: PrimusRequest) -> None:
