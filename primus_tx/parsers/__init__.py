@@ -10,11 +10,13 @@ from typing import Any
 
 from primus_tx._lookup import find_named
 from primus_tx.interfaces import INamedParser, IParser
+from primus_tx.parsers._values import JSRegExp
 
-__all__ = ["find_parser"]
+__all__ = ["JSRegExp", "find_parser"]
 
 _BUILTIN = {
     "json": "primus_tx.parsers.json:parser",
+    "msgpack": "primus_tx.parsers.msgpack:parser",
 }
 
 

@@ -1,0 +1,206 @@
+"""
+Helpers for the parser tests: values as JavaScript sees them, tagged the
+way tests/js/values.js tags them, and the npm codecs run side by side with
+primus-tx's browser codecs by tests/js/codec_peer.js.
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+import json
+import math
+import struct
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from hypothesis import strategies as st
+from nodepeer import JS_DIR, node_path
+
+from primus_tx.parsers._values import JSRegExp, js_items, ms_from_datetime
+
+__all__ = [
+    "PARSERS_DIR",
+    "codec_peer",
+    "js_tagged",
+    "same",
+    "tagged_value",
+    "values",
+]
+
+PARSERS_DIR = Path(__file__).resolve().parent.parent / "primus_tx" / "parsers"
+
+_TYPED_NAMES = {
+    "b": "Int8Array",
+    "h": "Int16Array",
+    "H": "Uint16Array",
+    "i": "Int32Array",
+    "I": "Uint32Array",
+    "f": "Float32Array",
+    "d": "Float64Array",
+}
+
+
+def _num(value: float) -> list[str]:
+    if math.isnan(value):
+        return ["num", "nan"]
+    return ["num", struct.pack(">d", value).hex()]
+
+
+def js_tagged(value: Any, *, keep_negative_zero: bool = True) -> Any:
+    """
+    ``value`` as the JavaScript value a JavaScript peer builds or decodes
+    for it, tagged (see tests/js/values.js).
+    """
+    kind = type(value)
+    if value is None:
+        return ["null"]
+    if kind is bool:
+        return ["bool", value]
+    if kind is int:
+        return _num(float(value))
+    if kind is float:
+        if value == 0 and not keep_negative_zero:
+            value = 0.0
+        return _num(value)
+    if kind is str:
+        return ["str", value]
+    if kind in (bytes, bytearray, memoryview):
+        return ["bytes", base64.b64encode(bytes(value)).decode("ascii")]
+    if kind is array.array:
+        return ["typed", _TYPED_NAMES[value.typecode], base64.b64encode(value.tobytes()).decode()]
+    if kind is datetime:
+        return ["date", _num(float(ms_from_datetime("test", value)))[1]]
+    if kind is JSRegExp:
+        return ["regexp", value.source, value.flags]
+    if kind in (list, tuple):
+        return ["list", [js_tagged(item, keep_negative_zero=keep_negative_zero) for item in value]]
+    if kind is dict:
+        return [
+            "dict",
+            [
+                [key, js_tagged(item, keep_negative_zero=keep_negative_zero)]
+                for key, item in js_items("test", value)
+            ],
+        ]
+    raise TypeError(kind)
+
+
+def tagged_value(tagged: Any) -> Any:
+    """
+    A tagged value back as the Python value primus-tx decodes it to.
+    """
+    tag = tagged[0]
+    if tag == "null":
+        return None
+    if tag in ("bool", "str"):
+        return tagged[1]
+    if tag == "num":
+        return math.nan if tagged[1] == "nan" else struct.unpack(">d", bytes.fromhex(tagged[1]))[0]
+    if tag == "bytes":
+        return base64.b64decode(tagged[1])
+    if tag == "date":
+        ms = struct.unpack(">d", bytes.fromhex(tagged[1]))[0]
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
+    if tag == "list":
+        return [tagged_value(item) for item in tagged[1]]
+    if tag == "dict":
+        return {key: tagged_value(item) for key, item in tagged[1]}
+    raise ValueError(tag)
+
+
+def same(left: Any, right: Any) -> bool:
+    """
+    Equal as values: NaN equals NaN, an int equals the float of the same
+    value (JavaScript has one number type), lists equal tuples.
+    """
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
+    if isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(same(left[k], right[k]) for k in left)
+    if isinstance(left, (bytes, bytearray, memoryview)) and isinstance(
+        right, (bytes, bytearray, memoryview)
+    ):
+        return bytes(left) == bytes(right)
+    if type(left) is bool or type(right) is bool:
+        return type(left) is type(right) and left == right
+    return bool(left == right)
+
+
+def packet(message: Any) -> dict[str, str]:
+    """
+    One encoded message as codec_peer.js takes and gives it.
+    """
+    if isinstance(message, str):
+        return {"text": message}
+    return {"hex": bytes(message).hex()}
+
+
+def codec_peer(
+    parser: str,
+    encode: list[Any] = (),
+    decode: list[Any] = (),  # type: ignore[assignment]
+) -> dict[str, Any]:
+    """
+    Run tests/js/codec_peer.js: the npm codec and primus-tx's browser codec
+    of ``parser`` encode the tagged values ``encode`` and decode the
+    packets ``decode``.
+    """
+    job = {
+        "parser": parser,
+        "ours": str(PARSERS_DIR / f"{parser}.js"),
+        "encode": list(encode),
+        "decode": [packet(item) for item in decode],
+    }
+    result = subprocess.run(
+        [node_path(), str(JS_DIR / "codec_peer.js")],
+        input=json.dumps(job).encode("utf-8"),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode:
+        raise AssertionError(result.stderr.decode("utf-8", "replace"))
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+# -- strategies: values every JavaScript peer represents exactly ---------------------
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+_datetimes = st.datetimes(
+    min_value=datetime(1, 1, 2),
+    max_value=datetime(9999, 12, 30),
+    timezones=st.just(timezone.utc),
+).map(lambda d: d.replace(microsecond=d.microsecond - d.microsecond % 1000))
+
+
+def values(
+    *,
+    floats: bool = True,
+    nan: bool = True,
+    dates: bool = True,
+    binary: bool = True,
+    int_range: tuple[int, int] = (-(2**53), 2**53),
+    empty_binary: bool = True,
+) -> st.SearchStrategy[Any]:
+    """
+    Random values that a JavaScript peer can represent exactly.
+    """
+    leaves = [st.none(), st.booleans(), st.integers(*int_range), _text]
+    if floats:
+        leaves.append(st.floats(allow_nan=nan, allow_infinity=nan))
+    if dates:
+        leaves.append(_datetimes)
+    if binary:
+        leaves.append(st.binary(min_size=0 if empty_binary else 1, max_size=300))
+    return st.recursive(
+        st.one_of(*leaves),
+        lambda children: (
+            st.lists(children, max_size=6) | st.dictionaries(_text, children, max_size=6)
+        ),
+        max_leaves=20,
+    )
