@@ -39,7 +39,7 @@ from primus_tx.interfaces import (
     ITransformerServer,
 )
 from primus_tx.middleware import DEFAULT_LAYERS, MiddlewareStack
-from primus_tx.parsers import find_parser
+from primus_tx.parsers import check_pairing, find_parser
 from primus_tx.spark import Spark, SparkContext
 from primus_tx.transformers import find_transformer
 
@@ -107,6 +107,7 @@ class Primus(EventEmitter):
         requested_parser = self.options["parser"]
         self.transformer: ITransformer = find_transformer(requested_transformer)
         self.parser: IParser = find_parser(requested_parser)
+        check_pairing(self.transformer, self.parser)
         self._encode = self.parser.encode
         self._sparks = SparkContext(
             server=self,

@@ -204,3 +204,64 @@ def values(
         ),
         max_leaves=20,
     )
+
+
+def random_values(seed: int, count: int, **kinds: bool) -> list[Any]:
+    """
+    ``count`` random values a JavaScript peer represents exactly, from a
+    seeded generator (for the interop tests, where hypothesis cannot drive
+    a reactor): the kinds of :func:`values` (``floats``, ``nan``, ``dates``,
+    ``binary``, ``empty_binary``) are on unless turned off.
+    """
+    import random
+
+    rng = random.Random(seed)
+    want = {"floats": True, "nan": True, "dates": True, "binary": True, "empty_binary": True}
+    want.update(kinds)
+    alphabet = 'aé€😀 \u2028\u2029"\\\n\x00\x7f\u0420\u05e9\u0642'
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.choice((0, 1, 5, 20, 40))))
+
+    def leaf() -> Any:
+        choices: list[Any] = [
+            lambda: None,
+            lambda: rng.random() < 0.5,
+            lambda: rng.randint(-40, 200),
+            lambda: rng.randint(-(2**53), 2**53),
+            lambda: rng.randint(-(2**31) - 5, 2**32 + 5),
+            text,
+        ]
+        if want["floats"]:
+            choices += [
+                lambda: rng.uniform(-1e6, 1e6),
+                lambda: struct.unpack(">d", rng.getrandbits(64).to_bytes(8, "big"))[0],
+                lambda: rng.choice((0.5, -0.0, 1e21, 1e-7, 5e-324, 1.7976931348623157e308)),
+            ]
+            choices.append(lambda: rng.choice((math.nan, math.inf, -math.inf)))
+        if want["dates"]:
+            choices.append(
+                lambda: (
+                    datetime(1970, 1, 1, tzinfo=timezone.utc)
+                    + timedelta(milliseconds=rng.randint(-(10**13), 10**13))
+                )
+            )
+        if want["binary"]:
+            low = 0 if want["empty_binary"] else 1
+            choices.append(
+                lambda: bytes(rng.getrandbits(8) for _ in range(rng.choice((low, 3, 255, 300))))
+            )
+        value = rng.choice(choices)()
+        if isinstance(value, float) and not math.isfinite(value) and not want["nan"]:
+            return 0.25
+        return value
+
+    def value(depth: int) -> Any:
+        roll = rng.random()
+        if depth > 3 or roll < 0.5:
+            return leaf()
+        if roll < 0.75:
+            return [value(depth + 1) for _ in range(rng.choice((0, 1, 3, 16)))]
+        return {text() or "k": value(depth + 1) for _ in range(rng.choice((0, 1, 3, 16)))}
+
+    return [value(0) for _ in range(count)]

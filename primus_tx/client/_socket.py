@@ -203,11 +203,12 @@ class Socket(EventEmitter):
         self._reactor: Any = reactor
         self._random: Callable[[], float] = merged.get("random") or _random.random
 
-        from primus_tx.parsers import find_parser
+        from primus_tx.parsers import check_pairing, find_parser
         from primus_tx.transformers import find_transformer
 
         self.transformer = find_transformer(merged["transformer"])
         self.parser = find_parser(merged["parser"])
+        check_pairing(self.transformer, self.parser)
         self._transport_class: Any = self.transformer.client()
         pathname = merged["pathname"] or PATHNAME
         self.pathname = "/" + str(pathname).strip("/")
@@ -828,7 +829,7 @@ def create_socket(**options: Any) -> type[Socket]:
     :raises PrimusError: for an unknown transformer, parser or option.
     """
     reject_unknown(options, _OPTIONS, "Socket")
-    from primus_tx.parsers import find_parser
+    from primus_tx.parsers import check_pairing, find_parser
     from primus_tx.transformers import find_transformer
 
     defaults = dict(Socket._defaults)
@@ -836,6 +837,7 @@ def create_socket(**options: Any) -> type[Socket]:
     defaults.update(options)
     defaults["transformer"] = find_transformer(defaults["transformer"])
     defaults["parser"] = find_parser(defaults["parser"])
+    check_pairing(defaults["transformer"], defaults["parser"])
     defaults["plugin"] = _plugins(defaults.get("plugin"))
     name = getattr(defaults["transformer"], "name", "custom")
     return type(f"Socket_{name}", (Socket,), {"_defaults": defaults, "__module__": __name__})

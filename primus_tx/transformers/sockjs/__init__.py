@@ -41,6 +41,8 @@ class SockJS:
     """
 
     name = "sockjs"
+    #: SockJS frames are JSON text: binary parsers cannot use it.
+    text_only = True
 
     def server(self, host: ITransformerHost) -> ITransformerServer:
         from primus_tx.transformers.sockjs.server import SockJSServer

@@ -1,0 +1,158 @@
+"""
+Acceptance for the non-JSON parsers: the official Primus 8 client and
+server (npm, with the npm codec packages pinned in tests/js) exchange random
+values with primus-tx over every parser, compared value by value and, on
+the wire, byte by byte with what the npm codecs write.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import pytest_twisted
+from codecs_helpers import js_tagged, random_values, same
+from nodepeer import NodePrimusServer, node_path
+from twisted.internet.defer import Deferred
+
+from primus_tx import PrimusError
+from primus_tx.client import Socket
+from primus_tx.parsers import find_parser
+
+pytestmark = pytest.mark.timeout(60)
+
+#: parser -> what of the random values it carries exactly (see codecs_helpers)
+KINDS: dict[str, dict[str, bool]] = {
+    "msgpack": {},
+}
+TRANSFORMERS = ["websockets", "engine.io"]
+COUNT = 40
+
+
+def wire_of(message: Any) -> dict[str, str]:
+    if isinstance(message, str):
+        return {"text": message}
+    return {"hex": bytes(message).hex()}
+
+
+async def check_received(codec: Any, values: list[Any], received: list[tuple[Any, Any]]) -> None:
+    """
+    Wait (bounded) until every value arrived as ``(data, raw)``; each must
+    equal the value sent, its frame must be what ``codec`` writes for it.
+    """
+    deadline = 200
+    while len(received) < len(values) and deadline:
+        await sleep(0.05)
+        deadline -= 1
+    assert len(received) == len(values)
+    for value, (data, raw) in zip(values, received):
+        assert same(data, value), value
+        assert wire_of(raw) == wire_of(codec.encode(value)), value
+
+
+def batch(parser: str, seed: int) -> list[Any]:
+    return random_values(seed, COUNT, **KINDS[parser])
+
+
+@pytest.mark.parametrize("transformer", TRANSFORMERS)
+@pytest.mark.parametrize("parser", sorted(KINDS))
+@pytest_twisted.ensureDeferred
+async def test_npm_client_and_our_server(
+    peers: Any, servers: Any, parser: str, transformer: str
+) -> None:
+    codec = find_parser(parser)
+    values = batch(parser, seed=len(parser) * 7 + len(transformer))
+    primus, url = servers.start(ping_interval=0, parser=parser, transformer=transformer)
+    incoming: list[tuple[Any, Any]] = []
+    primus.transform("incoming", lambda packet: incoming.append((packet.data, packet.raw)))
+    sparks: list[Any] = []
+    primus.on("connection", sparks.append)
+
+    node = await peers.client()
+    await node.open_client(url, parser=parser, transformer=transformer)
+    await node.eval(
+        "const { describe, hexOf } = require('./values');"
+        "client.on('data', (data, raw) => emit('typed', describe(data), hexOf(raw)));"
+    )
+
+    # client -> server: the npm codec's bytes are ours, the values are equal
+    tagged = [js_tagged(value) for value in values]
+    await node.eval(
+        "const { build } = require('./values');"
+        f"for (const t of {json.dumps(tagged)}) client.write(build(t));"
+    )
+    await check_received(codec, values, incoming)
+
+    # server -> client: values equal as JavaScript sees them, bytes as npm's
+    for value in values:
+        sparks[0].write(value)
+    await node.wait_for("typed", n=len(values), timeout=10)
+    for value, event in zip(values, node.named("typed")):
+        described, raw = event["args"]
+        assert described == js_tagged(value, keep_negative_zero=False), value
+        assert raw == wire_of(codec.encode(value)), value
+    assert not node.named("error")
+
+
+@pytest.mark.parametrize("transformer", TRANSFORMERS)
+@pytest.mark.parametrize("parser", sorted(KINDS))
+@pytest_twisted.ensureDeferred
+async def test_our_client_and_a_node_server(reactor: Any, parser: str, transformer: str) -> None:
+    codec = find_parser(parser)
+    values = batch(parser, seed=len(parser) * 11 + len(transformer))
+    server = await NodePrimusServer.start(
+        reactor,
+        {"pingInterval": False, "parser": parser, "transformer": transformer, "echo": False},
+        node=node_path(),
+    )
+    socket = None
+    try:
+        await server.eval(
+            "const { describe, hexOf } = require('./values');"
+            "primus.on('connection', (spark) => spark.on('data', (data, raw) =>"
+            "  emit('typed', [describe(data), hexOf(raw)])));"
+        )
+        socket = await Socket.connect(
+            server.url, parser=parser, transformer=transformer, reactor=reactor
+        )
+        await server.wait_for("connection")
+        for value in values:
+            socket.write(value)
+        await server.wait_for("typed", n=len(values), timeout=10)
+        for value, event in zip(values, server.named("typed")):
+            described, raw = event["args"]
+            assert described == js_tagged(value, keep_negative_zero=False), value
+            assert raw == wire_of(codec.encode(value)), value
+
+        received: list[tuple[Any, Any]] = []
+        socket.transform("incoming", lambda packet: received.append((packet.data, packet.raw)))
+        tagged = [js_tagged(value) for value in values]
+        await server.eval(
+            "const { build } = require('./values');"
+            "const spark = Object.values(sparks)[0];"
+            f"for (const t of {json.dumps(tagged)}) spark.write(build(t));"
+        )
+        await check_received(codec, values, received)
+        assert not server.named("error")
+    finally:
+        if socket is not None:
+            await socket.end()
+        await server.stop()
+
+
+def sleep(seconds: float) -> Deferred[None]:
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    return deferLater(reactor, seconds, lambda: None)
+
+
+@pytest.mark.parametrize("parser", sorted(KINDS))
+def test_sockjs_refuses_binary_parsers(servers: Any, parser: str) -> None:
+    if not find_parser(parser).binary:
+        return
+    with pytest.raises(PrimusError, match="carries text only"):
+        servers.primus(parser=parser, transformer="sockjs")
+    with pytest.raises(PrimusError, match="carries text only"):
+        Socket("http://127.0.0.1:1", parser=parser, transformer="sockjs", manual=True)
