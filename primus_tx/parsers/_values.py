@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, NamedTuple, Union
 
 from primus_tx._errors import ParserError
 
 __all__ = [
+    "EPOCH",
+    "BundledCodec",
     "MAX_DEPTH",
     "JSRegExp",
     "datetime_from_ms",
@@ -126,3 +129,18 @@ def datetime_from_ms(parser: str, ms: Any) -> datetime:
         return EPOCH + timedelta(milliseconds=whole, microseconds=round((ms - whole) * 1000))
     except (OverflowError, ValueError, TypeError) as error:
         raise ParserError(f"{parser}: a Date of {ms!r} ms has no datetime equivalent") from error
+
+
+class BundledCodec:
+    """
+    What primus-tx's own parsers share: their browser codec is the ``.js``
+    file named like the parser beside these modules.
+    """
+
+    name = ""
+
+    def library(self) -> str:
+        """
+        The browser client's encoder and decoder (primus-tx's own code).
+        """
+        return (Path(__file__).parent / f"{self.name}.js").read_text("utf-8")

@@ -337,22 +337,12 @@ var msgpack = (function msgpackScope() {
   return { encode: encode, decode: decode };
 })();
 
-function encoder(data, fn) {
-  var result, error;
-  try {
-    result = msgpack.encode(data);
-  } catch (e) {
-    error = e;
-  }
-  fn(error, result);
-}
+function encoder(data, fn) { settle(msgpack.encode, data, fn); }
+function decoder(data, fn) { settle(msgpack.decode, data, fn); }
 
-function decoder(data, fn) {
+// Primus's parser contract: fn(error, result), never a throw.
+function settle(work, data, fn) {
   var result, error;
-  try {
-    result = msgpack.decode(data);
-  } catch (e) {
-    error = e;
-  }
+  try { result = work(data); } catch (e) { error = e; }
   fn(error, result);
 }

@@ -34,7 +34,6 @@ from __future__ import annotations
 import array
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Callable, Union
 
 from zope.interface import implementer
@@ -43,6 +42,7 @@ from primus_tx._errors import ParserError, PrimusError
 from primus_tx.interfaces import INamedParser
 from primus_tx.parsers._values import (
     MAX_DEPTH,
+    BundledCodec,
     JSRegExp,
     datetime_from_ms,
     js_items,
@@ -339,9 +339,9 @@ def decode(message: Union[str, bytes]) -> Any:
 
 
 @implementer(INamedParser)
-class MsgpackParser:
+class MsgpackParser(BundledCodec):
     """
-    Primus's ``msgpack`` parser.
+    Primus's ``msgpack`` parser (its browser codec is primus-tx's own).
     """
 
     name = NAME
@@ -349,13 +349,6 @@ class MsgpackParser:
 
     encode = staticmethod(encode)
     decode = staticmethod(decode)
-
-    def library(self) -> str:
-        """
-        The browser client's msgpack encoder and decoder (primus-tx's own,
-        writing what msgpack-lite writes).
-        """
-        return (Path(__file__).parent / "msgpack.js").read_text("utf-8")
 
 
 parser = MsgpackParser()

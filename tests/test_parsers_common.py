@@ -1,0 +1,54 @@
+"""
+What every primus-tx codec promises beyond its own wire format: a value it
+cannot carry unchanged is a ParserError naming the value's type, and so is
+a value nested too deep or circular (never a RecursionError).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from primus_tx import ParserError
+from primus_tx.parsers import find_parser
+
+PARSERS = ["ejson", "msgpack"]
+
+
+@pytest.mark.parametrize("name", PARSERS)
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ({1, 2}, "set"),
+        (frozenset(), "frozenset"),
+        ({1: 2}, "dict key of type int"),
+        ({(1, 2): 2}, "dict key of type tuple"),
+        (datetime(2020, 1, 1), "naive datetime"),
+        (object(), "object"),
+        (1j, "complex"),
+        ([1, {"a": {2, 3}}], "set"),
+    ],
+)
+def test_unencodable_values_name_their_type(name: str, value: Any, named: str) -> None:
+    with pytest.raises(ParserError, match=named):
+        find_parser(name).encode(value)
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_deep_and_circular_values_are_refused(name: str) -> None:
+    encode = find_parser(name).encode
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ParserError, match="nested"):
+        encode(deep)
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    with pytest.raises(ParserError):
+        encode(circular)
+    listed: list[Any] = []
+    listed.append({"x": listed})
+    with pytest.raises(ParserError):
+        encode(listed)
