@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from primus_tx import ParserError
 from primus_tx.parsers import find_parser
@@ -52,3 +54,12 @@ def test_deep_and_circular_values_are_refused(name: str) -> None:
     listed.append({"x": listed})
     with pytest.raises(ParserError):
         encode(listed)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(PARSERS), st.binary(max_size=200) | st.text(max_size=60))
+def test_random_input_decodes_or_fails_cleanly(name: str, message: Any) -> None:
+    try:
+        find_parser(name).decode(message)
+    except ParserError:
+        pass

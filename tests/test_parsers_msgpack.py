@@ -198,15 +198,6 @@ def test_round_trip(value: Any) -> None:
     assert same(decode(encode(value)), value)
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=200))
-def test_random_bytes_decode_or_fail_cleanly(data: bytes) -> None:
-    try:
-        decode(data)
-    except ParserError:
-        pass
-
-
 # -- against msgpack-lite and our browser codec -----------------------------------------
 
 
