@@ -14,9 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from primus_tx import ParserError
+from primus_tx.interfaces import INamedParser, IParser
 from primus_tx.parsers import find_parser
 
-PARSERS = ["ejson", "msgpack"]
+PARSERS = ["binary", "ejson", "msgpack"]
 
 
 @pytest.mark.parametrize("name", PARSERS)
@@ -27,7 +28,7 @@ PARSERS = ["ejson", "msgpack"]
         (frozenset(), "frozenset"),
         ({1: 2}, "dict key of type int"),
         ({(1, 2): 2}, "dict key of type tuple"),
-        (datetime(2020, 1, 1), "naive datetime"),
+        (datetime(2020, 1, 1), "datetime"),
         (object(), "object"),
         (1j, "complex"),
         ([1, {"a": {2, 3}}], "set"),
@@ -63,3 +64,15 @@ def test_random_input_decodes_or_fails_cleanly(name: str, message: Any) -> None:
         find_parser(name).decode(message)
     except ParserError:
         pass
+
+
+@pytest.mark.parametrize(
+    ("name", "binary"), [("binary", True), ("ejson", False), ("msgpack", True)]
+)
+def test_parser_objects(name: str, binary: bool) -> None:
+    parser = find_parser(name)
+    assert IParser.providedBy(parser) and INamedParser.providedBy(parser)
+    assert parser.name == name and parser.binary is binary
+    assert find_parser(name.upper()) is parser and find_parser(parser) is parser
+    source = parser.library()
+    assert "function encoder(" in source and "function decoder(" in source

@@ -16,14 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from primus_tx import ParserError, PrimusError
-from primus_tx.parsers import JSRegExp, find_parser
+from primus_tx.parsers import JSRegExp
 from primus_tx.parsers.ejson import (
-    EJSONParser,
     add_type,
     decode,
     encode,
     js_number,
-    parser,
     remove_type,
 )
 
@@ -212,10 +210,3 @@ def test_npm_decode_errors_match_ours() -> None:
     result = codec_peer("ejson", decode=hostile)
     for row in result["decode"]:
         assert "error" in row["npm"] and "error" in row["ours"]
-
-
-def test_parser_object() -> None:
-    assert isinstance(parser, EJSONParser)
-    assert parser.name == "ejson" and parser.binary is False
-    assert find_parser("ejson") is parser and find_parser("EJSON") is parser
-    assert "function encoder" in parser.library() and "function decoder" in parser.library()

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from primus_tx import ParserError
-from primus_tx.parsers import JSRegExp, find_parser
-from primus_tx.parsers.msgpack import MsgpackParser, decode, encode, parser
+from primus_tx.parsers import JSRegExp
+from primus_tx.parsers.msgpack import decode, encode
 
 UTC = timezone.utc
 
@@ -204,7 +204,9 @@ def test_round_trip(value: Any) -> None:
 def test_vectors_against_the_npm_codec_and_ours() -> None:
     # Our browser codec has no Node Buffer: it sends a Uint8Array, as an
     # extension type (as msgpack-lite in a browser does).
-    check_against_npm("msgpack", [value for value, _ in VECTORS], lambda v: not has_bytes(v))
+    check_against_npm(
+        "msgpack", [value for value, _ in VECTORS], lambda value: not has_bytes(value)
+    )
 
 
 @settings(max_examples=8, deadline=None)
@@ -218,10 +220,3 @@ def test_npm_decode_errors_match_ours() -> None:
     result = codec_peer("msgpack", decode=hostile)
     for row in result["decode"]:
         assert "error" in row["npm"] and "error" in row["ours"]
-
-
-def test_parser_object() -> None:
-    assert isinstance(parser, MsgpackParser)
-    assert parser.name == "msgpack" and parser.binary is True
-    assert find_parser("msgpack") is parser and find_parser("MsgPack") is parser
-    assert "function encoder" in parser.library() and "function decoder" in parser.library()

@@ -16,6 +16,7 @@ from primus_tx.parsers._values import JSRegExp
 __all__ = ["JSRegExp", "check_pairing", "find_parser"]
 
 _BUILTIN = {
+    "binary": "primus_tx.parsers.binary:parser",
     "ejson": "primus_tx.parsers.ejson:parser",
     "json": "primus_tx.parsers.json:parser",
     "msgpack": "primus_tx.parsers.msgpack:parser",

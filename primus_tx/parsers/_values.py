@@ -133,8 +133,9 @@ def datetime_from_ms(parser: str, ms: Any) -> datetime:
 
 class BundledCodec:
     """
-    What primus-tx's own parsers share: their browser codec is the ``.js``
-    file named like the parser beside these modules.
+    What primus-tx's own parsers share: their browser codec is
+    ``common.js`` (the parser contract's plumbing and byte buffers) and the
+    ``.js`` file named like the parser, beside these modules.
     """
 
     name = ""
@@ -143,4 +144,7 @@ class BundledCodec:
         """
         The browser client's encoder and decoder (primus-tx's own code).
         """
-        return (Path(__file__).parent / f"{self.name}.js").read_text("utf-8")
+        here = Path(__file__).parent
+        return (here / "common.js").read_text("utf-8") + (here / f"{self.name}.js").read_text(
+            "utf-8"
+        )

@@ -156,9 +156,3 @@ if (typeof Primus !== 'undefined') Primus.EJSON = EJSON;
 function encoder(data, fn) { settle(EJSON.stringify, data, fn); }
 function decoder(data, fn) { settle(EJSON.parse, data, fn); }
 
-// Primus's parser contract: fn(error, result), never a throw.
-function settle(work, data, fn) {
-  var result, error;
-  try { result = work(data); } catch (e) { error = e; }
-  fn(error, result);
-}

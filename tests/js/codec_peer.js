@@ -6,7 +6,7 @@
  * browser codec, for tests/codecs.py.
  *
  * stdin: one JSON object {"parser": "msgpack"|"binary"|"ejson",
- *   "ours": "<path of primus-tx's codec .js>",
+ *   "ours": "<primus-tx's browser codec: the parser's library() source>",
  *   "encode": [tagged value, ...],      (tests/js/values.js)
  *   "decode": [{"hex": ..} | {"text": ..}, ...]}
  * stdout: one JSON object {"encode": [{"npm": packet, "ours": packet,
@@ -16,7 +16,6 @@
  */
 
 const vm = require('vm');
-const fs = require('fs');
 const { build, describe, hexOf } = require('./values');
 
 function primusText(packet) {
@@ -57,9 +56,8 @@ function browserBinary() {
   };
 }
 
-function ourCodec(path) {
+function ourCodec(source) {
   // Our codec runs in a fresh context, as in a browser: no Node Buffer.
-  const source = fs.readFileSync(path, 'utf8');
   const context = vm.createContext({
     TextEncoder, TextDecoder, ArrayBuffer, DataView, Date, RegExp, atob, btoa,
     Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array,
@@ -79,9 +77,12 @@ function ourCodec(path) {
   };
 }
 
-function packet(codec, value) {
+async function packet(codec, value) {
   try {
-    return hexOf(primusText(codec.encode(value)));
+    let out = codec.encode(value);
+    // js-binarypack builds a Blob (Node has one too), read here at once
+    if (typeof Blob !== 'undefined' && out instanceof Blob) out = await out.arrayBuffer();
+    return hexOf(primusText(out));
   } catch (err) {
     return { error: String(err && err.message) };
   }
@@ -106,7 +107,7 @@ function decoded(codec, p, arrayBuffer) {
 
 let input = '';
 process.stdin.on('data', (chunk) => { input += chunk; });
-process.stdin.on('end', () => {
+process.stdin.on('end', async () => {
   const job = JSON.parse(input);
   const npm = npmCodec(job.parser);
   const ours = ourCodec(job.ours);
@@ -114,8 +115,8 @@ process.stdin.on('end', () => {
   const result = { encode: [], decode: [] };
   for (const tagged of job.encode || []) {
     const value = build(tagged);
-    const row = { npm: packet(npm, value), ours: packet(ours, value) };
-    if (browser) row.browser = packet(browser, value);
+    const row = { npm: await packet(npm, value), ours: await packet(ours, value) };
+    if (browser) row.browser = await packet(browser, value);
     result.encode.push(row);
   }
   for (const p of job.decode || []) {
