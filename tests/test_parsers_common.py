@@ -76,3 +76,34 @@ def test_parser_objects(name: str, binary: bool) -> None:
     assert find_parser(name.upper()) is parser and find_parser(parser) is parser
     source = parser.library()
     assert "function encoder(" in source and "function decoder(" in source
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("msgpack", "dbffffffff61"),  # a 4 GiB string
+        ("msgpack", "c6ffffffff"),  # binary
+        ("msgpack", "c9ffffffff0d"),  # extension
+        ("msgpack", "ddffffffff"),  # array
+        ("msgpack", "dfffffffff"),  # map
+        ("binary", "d9ffffffff61"),
+        ("binary", "dbffffffff"),
+        ("binary", "ddffffffff"),
+        ("binary", "dfffffffff"),
+    ],
+)
+def test_declared_lengths_beyond_the_message_are_not_allocated(name: str, message: str) -> None:
+    try:
+        import tracemalloc
+    except ImportError:  # PyPy: the refusal is still checked
+        tracemalloc = None  # type: ignore[assignment]
+    if tracemalloc is not None:
+        tracemalloc.start()
+    try:
+        with pytest.raises(ParserError):
+            find_parser(name).decode(bytes.fromhex(message))
+        if tracemalloc is not None:
+            assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        if tracemalloc is not None:
+            tracemalloc.stop()
