@@ -29,7 +29,10 @@ KINDS: dict[str, dict[str, bool]] = {
     "ejson": {},
     "msgpack": {},
 }
-TRANSFORMERS = ["websockets", "engine.io", "sockjs"]
+#: "engine.io polling" is engine.io kept from upgrading: every message is a
+#: polling request or response (binary ones as base64 ``b`` packets).
+TRANSFORMERS = ["websockets", "engine.io", "engine.io polling", "sockjs"]
+POLLING_ONLY = "engine.io polling"
 #: SockJS carries text only: binary parsers are refused with it (below).
 PAIRS = [
     (parser, transformer)
@@ -73,6 +76,8 @@ async def test_npm_client_and_our_server(
 ) -> None:
     codec = find_parser(parser)
     values = batch(parser, seed=len(parser) * 7 + len(transformer))
+    polling = transformer == POLLING_ONLY
+    transformer = transformer.split()[0]
     primus, url = servers.start(ping_interval=0, parser=parser, transformer=transformer)
     incoming: list[tuple[Any, Any]] = []
     primus.transform("incoming", lambda packet: incoming.append((packet.data, packet.raw)))
@@ -80,7 +85,9 @@ async def test_npm_client_and_our_server(
     primus.on("connection", sparks.append)
 
     node = await peers.client()
-    await node.open_client(url, parser=parser, transformer=transformer)
+    await node.open_client(
+        url, {"websockets": False} if polling else None, parser=parser, transformer=transformer
+    )
     await node.eval(
         "const { describe, hexOf } = require('./values');"
         "client.on('data', (data, raw) => emit('typed', describe(data), hexOf(raw)));"
@@ -103,6 +110,8 @@ async def test_npm_client_and_our_server(
         assert described == js_tagged(value, keep_negative_zero=False), value
         assert raw == wire_of(codec.encode(value)), value
     assert not node.named("error")
+    if polling:  # nothing went over a WebSocket
+        assert [session.transport for session in primus._server.sessions.values()] == ["polling"]
 
 
 @pytest.mark.parametrize(("parser", "transformer"), PAIRS)
@@ -110,6 +119,8 @@ async def test_npm_client_and_our_server(
 async def test_our_client_and_a_node_server(reactor: Any, parser: str, transformer: str) -> None:
     codec = find_parser(parser)
     values = batch(parser, seed=len(parser) * 11 + len(transformer))
+    polling = transformer == POLLING_ONLY
+    transformer = transformer.split()[0]
     server = await NodePrimusServer.start(
         reactor,
         {"pingInterval": False, "parser": parser, "transformer": transformer, "echo": False},
@@ -123,7 +134,11 @@ async def test_our_client_and_a_node_server(reactor: Any, parser: str, transform
             "  emit('typed', [describe(data), hexOf(raw)])));"
         )
         socket = await Socket.connect(
-            server.url, parser=parser, transformer=transformer, reactor=reactor
+            server.url,
+            parser=parser,
+            transformer=transformer,
+            transport={"websockets": False} if polling else {},
+            reactor=reactor,
         )
         await server.wait_for("connection")
         for value in values:
