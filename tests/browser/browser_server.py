@@ -14,6 +14,8 @@ a spark sends, and offers control endpoints for server-side actions::
     /control/stats            JSON: connections, authorization calls, received data
     /control/end?reconnect=1  spark.end() for every spark (with reconnect)
     /control/write?data=JSON  primus.write(data)
+    /control/raw              JSON: every message received, as it came
+                              ({"text": ..} or {"hex": ..}), with --parser
 
 With ``--demo`` the root is ``primus_tx.demo.demo_root()`` and the
 application is ``primus_tx.demo.chat`` instead of the echo.
@@ -34,7 +36,8 @@ what it receives without echoing it, and answers the plugin test pages (tests/br
     /control/room?room=R&data=JSON  primus.room(R).write(data)
 
 Run: ``python tests/browser/browser_server.py [--port N] [--auth]
-[--ping-interval S] [--official FILE] [--transformer NAME] [--transport JSON]``.
+[--ping-interval S] [--official FILE] [--transformer NAME] [--transport JSON]
+[--parser NAME]``.
 """
 
 from __future__ import annotations
@@ -96,6 +99,11 @@ class Control(Resource):
             for spark in primus:
                 spark.end(reconnect=reconnect)
             result = True
+        elif action == "raw":
+            result = [
+                {"text": raw} if isinstance(raw, str) else {"hex": bytes(raw).hex()}
+                for raw in self.state["raw"]
+            ]
         elif action == "write":
             primus.write(json.loads(args["data"]))
             result = True
@@ -126,12 +134,19 @@ def main() -> None:
     parser.add_argument("--demo", action="store_true", help="serve primus_tx.demo at /")
     parser.add_argument("--transformer", default="websockets")
     parser.add_argument("--plugin", default=None, help="built-in plugins to add, by name")
+    parser.add_argument("--parser", default="json")
     parser.add_argument(
         "--transport", default="{}", help="JSON: the transformer's transport options"
     )
     args = parser.parse_args()
 
-    state: dict[str, Any] = {"connections": 0, "auth_calls": 0, "received": [], "answers": []}
+    state: dict[str, Any] = {
+        "connections": 0,
+        "auth_calls": 0,
+        "received": [],
+        "answers": [],
+        "raw": [],
+    }
     root = Resource()
     root.putChild(b"", Static((PAGE % "/primus/primus.js").encode(), b"text/html; charset=utf-8"))
     if args.official:
@@ -149,6 +164,7 @@ def main() -> None:
     options: dict[str, Any] = {
         "ping_interval": args.ping_interval,
         "transformer": args.transformer,
+        "parser": args.parser,
         "transport": json.loads(args.transport),
     }
     if args.plugin:
@@ -162,12 +178,15 @@ def main() -> None:
         options["authorization"] = refuse
     primus = Primus(site, **options)
     state["primus"] = primus
+    if args.parser != "json":  # the parser tests compare what arrived
+        primus.transform("incoming", lambda packet: state["raw"].append(packet.raw))
 
     def connection(spark: Any) -> None:
         state["connections"] += 1
 
         def echo(data: Any, *raw: Any) -> None:
-            state["received"].append(data)
+            if args.parser == "json":  # the stats are JSON
+                state["received"].append(data)
             if not args.plugin:  # plugin packets echoed would confuse the page
                 spark.write(data)
 
