@@ -16,7 +16,7 @@ from codecs_helpers import has_bytes, js_tagged, random_values, same
 
 from primus_tx.parsers import find_parser
 
-TYPED = (Path(__file__).parent / "typed_values.js").read_text("utf-8")
+TYPED = (Path(__file__).parent.parent / "js" / "values.js").read_text("utf-8")
 
 #: parser -> what of the random values it carries (see codecs_helpers)
 KINDS: dict[str, dict[str, bool]] = {
