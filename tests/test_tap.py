@@ -111,7 +111,7 @@ def test_values_are_coerced() -> None:
         (["--max-length", "1.5"], "is not a whole number of bytes"),
         (["--max-length", "-3"], "is not a whole number of bytes"),
         (["--transformer", "carrier-pigeon"], "Available transformers: "),
-        (["--parser", "yaml"], "Available parsers: json"),
+        (["--parser", "yaml"], "Available parsers: binary, ejson, json, msgpack"),
         (["--pathname", "/"], "--pathname must be a non-empty path"),
         (["--listen", "carrier:pigeon"], "--listen carrier:pigeon"),
         (["--listen", "ssl:0:privateKey=/no/such/key.pem"], "--listen ssl:0"),

@@ -8,6 +8,8 @@ primus-tx's Python codec writes for the same values.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +109,31 @@ def test_undecodable_message_is_an_error_and_the_connection_stays(
     page.wait_for_function("() => window.got.includes('still here')")
     assert page.evaluate("() => window.primus.readyState") == 3
     assert page.evaluate("() => window.log.filter((e) => e === 'end' || e === 'close')") == []
+
+
+def test_custom_parser_published_as_a_twisted_plugin(
+    server_factory: Any, page_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The docs' example (docs/examples/custom_parser), found by name by the
+    # server, its JavaScript half served in /primus/primus.js.
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "custom_parser"
+    shutil.copytree(example, tmp_path / "example")
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv(
+        "PYTHONPATH", str(tmp_path / "example") + (os.pathsep + path if path else "")
+    )
+    server = server_factory("--parser", "utf8-json", "--ping-interval", "0")
+    page = page_factory(server.url)
+    page.evaluate(
+        "() => { window.primus = new Primus(); window.log = record(window.primus);"
+        " window.got = []; window.primus.on('data', (d) => window.got.push(d)); }"
+    )
+    page.wait_for_function("() => window.log.includes('open')")
+    value = {"text": "h\u00e9llo \U0001f600", "n": [1, 2.5, None, True]}
+    page.evaluate("(v) => window.primus.write(v)", value)
+    page.wait_for_function("() => window.got.length === 1")
+    assert page.evaluate("() => window.got") == [value]
+    [raw] = server.control("raw")
+    assert bytes.fromhex(raw["hex"]) == json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
