@@ -45,6 +45,9 @@ SERVERS: dict[str, tuple[list[str], str]] = {
         [sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py"), "--rooms"],
         "socketio",
     ),
+    # primus-tx's binary parsers, same echo application (websockets)
+    "primus-tx-msgpack": (_PRIMUS_TX + ["--parser", "msgpack"], "primus-msgpack"),
+    "primus-tx-binary": (_PRIMUS_TX + ["--parser", "binary"], "primus-binary"),
 }
 
 

@@ -7,8 +7,9 @@ and reports medians over the rounds plus per-round ratios against
 primus-tx and against raw Autobahn.
 
 primus-tx's other transformers (``primus-tx-eio``, ``primus-tx-sockjs``,
-``primus-tx-sockjs-raw``) run only when named: ``--servers
-primus-tx,primus-tx-eio,primus-tx-sockjs,autobahn``.  Results print as a table and go to ``benchmarks/results/``
+``primus-tx-sockjs-raw``) and, in S1, its binary parsers
+(``primus-tx-msgpack``, ``primus-tx-binary``) run only when named:
+``--servers primus-tx,primus-tx-eio,primus-tx-sockjs,autobahn``.  Results print as a table and go to ``benchmarks/results/``
 as JSON.
 """
 
@@ -327,7 +328,11 @@ SUBJECTS = {"S6": "primus-tx-rooms"}
 #: (``--servers``), because six servers no longer fit ``--quick`` into two
 #: minutes; S5 measures Primus's heartbeat, which they share.
 TRANSFORMER_SERVERS = ("primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw")
+#: primus-tx with its binary parsers (websockets), for S1's echo rows: their
+#: ``this/primus-tx`` ratio is the rate beside the JSON parser's.
+PARSER_SERVERS = ("primus-tx-msgpack", "primus-tx-binary")
 OPT_IN: dict[str, tuple[str, ...]] = {s: TRANSFORMER_SERVERS for s in ("S1", "S2", "S3", "S4")}
+OPT_IN["S1"] = TRANSFORMER_SERVERS + PARSER_SERVERS
 
 
 def servers_for(scenario: str, wanted: Optional[set[str]]) -> tuple[str, ...]:

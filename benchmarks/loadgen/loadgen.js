@@ -23,11 +23,29 @@
 //             client sends JSON arrays of strings.
 //   sockjs-raw - the sockjs transformer's raw <pathname>/websocket: the
 //             primus protocol byte for byte on another URL.
+//   primus-msgpack, primus-binary - Primus 8 websockets with the msgpack or
+//             binary parser: binary frames written and read by the npm codecs
+//             Primus runs (tests/js), the payload sized after encoding.
 'use strict';
 
 const path = require('path');
 const readline = require('readline');
-const WebSocket = require(path.join(__dirname, '..', '..', 'tests', 'js', 'node_modules', 'ws'));
+const NODE_MODULES = path.join(__dirname, '..', '..', 'tests', 'js', 'node_modules');
+const WebSocket = require(path.join(NODE_MODULES, 'ws'));
+
+// The binary parsers' codecs, and how a Primus ping looks in each (a
+// string: msgpack str8 0xbb.., BinaryPack str16 0xd8 0x00 0x1b..).
+const CODECS = {
+  'primus-msgpack': () => {
+    const m = require(path.join(NODE_MODULES, 'primus-msgpack'));
+    return { encode: (v) => m.encode(v), decode: (b) => m.decode(b), isText: (b) => b[0] >= 0xa0 && b[0] <= 0xbf };
+  },
+  'primus-binary': () => {
+    const b = require(path.join(NODE_MODULES, 'binary-pack'));
+    return { encode: (v) => b.pack(v), decode: (x) => b.unpack(x), isText: (x) => x[0] === 0xd8 };
+  }
+};
+let codec = null;
 
 const conns = [];          // open client connections, in order of opening
 let connectFailures = 0;
@@ -50,6 +68,7 @@ function histJSON(h) { return Object.fromEntries(h); }
 // -- protocol adapters --------------------------------------------------------
 let sockjsSessions = 0;
 function makeUrl(cfg) {
+  if (codec) return cfg.url + '/primus?_primuscb=' + Date.now().toString(36);
   if (cfg.proto === 'primus') return cfg.url + '/primus?_primuscb=' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 8);
   if (cfg.proto === 'socketio') return cfg.url + '/socket.io/?EIO=4&transport=websocket';
   if (cfg.proto === 'eio') return cfg.url + '/primus/?EIO=4&transport=websocket';
@@ -89,7 +108,18 @@ function open(cfg, keep) {
       // these three are ready once the server's open packet/frame arrives
       if (cfg.proto !== 'socketio' && cfg.proto !== 'eio' && cfg.proto !== 'sockjs') { conn.ready = true; done(true); }
     });
-    ws.on('message', (buf) => {
+    ws.on('message', (buf, isBinary) => {
+      if (codec) {
+        if (isBinary && codec.isText(buf)) {
+          const message = codec.decode(buf);
+          if (typeof message === 'string' && message.startsWith('primus::ping::')) {
+            ws.send(codec.encode('primus::pong::' + message.slice(14)));
+            return;
+          }
+        }
+        if (handler !== null) handler(conn, buf);
+        return;
+      }
       const text = buf.toString();
       if (cfg.proto === 'primus' || cfg.proto === 'sockjs-raw') {
         if (isPrimusPing(text)) {
@@ -163,12 +193,19 @@ function payload(size) {
 
 // Closed loop: each connection sends its next message when the echo of the
 // previous one arrives.  Counts only what completes inside the window.
+// {p: "xxx..."} whose encoding by `codec` is `size` bytes (or just over).
+function binaryPayload(size) {
+  let message = codec.encode({ p: '' });
+  for (let n = 1; message.length < size; n++) message = codec.encode({ p: 'x'.repeat(n) });
+  return message;
+}
+
 function echo(cfg, cmd) {
   return new Promise((resolve) => {
     const active = conns.slice(0, cmd.conns).filter((c) => !c.closed);
-    const json = payload(cmd.size);
-    const text = frame(cfg, json);
-    const expectLength = echoLength(cfg, json);
+    const json = codec ? null : payload(cmd.size);
+    const text = codec ? binaryPayload(cmd.size) : frame(cfg, json);
+    const expectLength = codec ? text.length : echoLength(cfg, json);
     const h = histogram();
     let measuring = false, count = 0, bad = 0, stopped = false;
     handler = (conn, data) => {
@@ -318,6 +355,7 @@ async function idle(cmd) {
 
 async function main() {
   const cfg = JSON.parse(process.argv[2]);
+  if (CODECS[cfg.proto]) codec = CODECS[cfg.proto]();
   const lines = readline.createInterface({ input: process.stdin });
   for await (const line of lines) {
     if (!line.trim()) continue;

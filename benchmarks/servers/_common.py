@@ -42,6 +42,12 @@ def arguments(
             choices=("websockets", "engine.io", "sockjs"),
             help="primus-tx transformer under test",
         )
+        parser.add_argument(
+            "--parser",
+            default="json",
+            choices=("json", "msgpack", "binary"),
+            help="primus-tx parser under test",
+        )
     if tracemalloc:
         parser.add_argument(
             "--tracemalloc",

@@ -1,9 +1,9 @@
 """
-primus-tx under test: a Primus on a plain twisted.web Site, JSON parser,
-and the echo application ``spark.on("data", spark.write)``; the
-websockets transformer unless ``--transformer`` names another
-(``engine.io``, ``sockjs``) so the transformers are measured on the same
-application.
+primus-tx under test: a Primus on a plain twisted.web Site, JSON parser
+unless ``--parser`` names another (``msgpack``, ``binary``), and the echo
+application ``spark.on("data", spark.write)``; the websockets transformer
+unless ``--transformer`` names another (``engine.io``, ``sockjs``) so the
+transformers and parsers are measured on the same application.
 
 A message ``{"broadcast": x}`` is written to every spark instead (S3).
 
@@ -59,6 +59,7 @@ def main() -> None:
     primus: Any = Primus(
         site,
         transformer=args.transformer,
+        parser=args.parser,
         ping_interval=args.ping,
         reactor=reactor,
         plugin="rooms" if args.rooms else None,

@@ -60,3 +60,22 @@ def test_rooms_join_and_room_broadcasts(name: str) -> None:
         )
         assert every["received"] == every["expected"] == 6
         assert gen.call(cmd="close", timeout=10)["closed"] == 6
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("name", ["primus-tx-msgpack", "primus-tx-binary"])
+def test_binary_parsers_echo_and_heartbeat(name: str) -> None:
+    """
+    The binary parsers' rows: every echo comes back whole as a binary frame
+    of the requested size, and Primus's heartbeat (a string in the parser's
+    encoding) is answered so nobody is dropped.
+    """
+    _require_node()
+    with Server(name, ping=0.2) as server, LoadGen(server, lambda text: None) as gen:
+        assert gen.call(cmd="connect", n=3, timeout=10)["open"] == 3
+        for size in (64, 1024):
+            echo = gen.call(cmd="echo", conns=3, size=size, warmup=0.05, duration=0.2, timeout=10)
+            assert echo["messages"] > 0
+            assert echo["bad"] == 0
+        assert gen.call(cmd="idle", seconds=0.8, timeout=10)["open"] == 3
+        assert gen.call(cmd="close", timeout=10)["closed"] == 3
