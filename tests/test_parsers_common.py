@@ -107,3 +107,14 @@ def test_declared_lengths_beyond_the_message_are_not_allocated(name: str, messag
     finally:
         if tracemalloc is not None:
             tracemalloc.stop()
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_the_served_library_carries_the_parsers_browser_codec(name: str) -> None:
+    from twisted.internet.task import Clock
+
+    from primus_tx import Primus
+
+    primus = Primus(None, parser=name, reactor=Clock())
+    assert find_parser(name).library() in primus.library()
+    assert primus.spec["parser"] == name

@@ -2,7 +2,8 @@
 Acceptance for the non-JSON parsers: the official Primus 8 client and
 server (npm, with the npm codec packages pinned in tests/js) exchange random
 values with primus-tx over every parser, compared value by value and, on
-the wire, byte by byte with what the npm codecs write.
+the wire, byte by byte with what the npm codecs write; and our Python client
+does the same with our server.
 """
 
 from __future__ import annotations
@@ -163,6 +164,33 @@ async def test_our_client_and_a_node_server(reactor: Any, parser: str, transform
         if socket is not None:
             await socket.end()
         await server.stop()
+
+
+@pytest.mark.parametrize(("parser", "transformer"), PAIRS)
+@pytest_twisted.ensureDeferred
+async def test_our_client_and_our_server(
+    reactor: Any, servers: Any, parser: str, transformer: str
+) -> None:
+    codec = find_parser(parser)
+    values = batch(parser, seed=len(parser) * 5 + len(transformer))
+    polling = transformer == POLLING_ONLY
+    transformer = transformer.split()[0]
+    primus, url = servers.start(ping_interval=0, parser=parser, transformer=transformer)
+    incoming: list[tuple[Any, Any]] = []
+    primus.transform("incoming", lambda packet: incoming.append((packet.data, packet.raw)))
+    primus.on("connection", lambda spark: spark.on("data", spark.write))
+    socket = await primus.Socket.connect(
+        url, transport={"websockets": False} if polling else {}, reactor=reactor
+    )
+    try:
+        received: list[tuple[Any, Any]] = []
+        socket.transform("incoming", lambda packet: received.append((packet.data, packet.raw)))
+        for value in values:
+            socket.write(value)
+        await check_received(codec, values, incoming)
+        await check_received(codec, values, received)
+    finally:
+        await socket.end()
 
 
 def sleep(seconds: float) -> Deferred[None]:
