@@ -70,6 +70,24 @@ def batch(parser: str, seed: int) -> list[Any]:
     return random_values(seed, COUNT, **KINDS[parser])
 
 
+class OurServer:
+    """
+    A primus-tx server for one case (a "transformer" of PAIRS), recording
+    every incoming message as ``(data, raw)``.
+    """
+
+    def __init__(self, servers: Any, parser: str, transformer: str) -> None:
+        self.polling = transformer == POLLING_ONLY
+        self.transformer = transformer.split()[0]
+        self.primus, self.url = servers.start(
+            ping_interval=0, parser=parser, transformer=self.transformer
+        )
+        self.incoming: list[tuple[Any, Any]] = []
+        self.primus.transform(
+            "incoming", lambda packet: self.incoming.append((packet.data, packet.raw))
+        )
+
+
 @pytest.mark.parametrize(("parser", "transformer"), PAIRS)
 @pytest_twisted.ensureDeferred
 async def test_npm_client_and_our_server(
@@ -77,17 +95,16 @@ async def test_npm_client_and_our_server(
 ) -> None:
     codec = find_parser(parser)
     values = batch(parser, seed=len(parser) * 7 + len(transformer))
-    polling = transformer == POLLING_ONLY
-    transformer = transformer.split()[0]
-    primus, url = servers.start(ping_interval=0, parser=parser, transformer=transformer)
-    incoming: list[tuple[Any, Any]] = []
-    primus.transform("incoming", lambda packet: incoming.append((packet.data, packet.raw)))
+    ours = OurServer(servers, parser, transformer)
     sparks: list[Any] = []
-    primus.on("connection", sparks.append)
+    ours.primus.on("connection", sparks.append)
 
     node = await peers.client()
     await node.open_client(
-        url, {"websockets": False} if polling else None, parser=parser, transformer=transformer
+        ours.url,
+        {"websockets": False} if ours.polling else None,
+        parser=parser,
+        transformer=ours.transformer,
     )
     await node.eval(
         "const { describe, hexOf } = require('./values');"
@@ -100,7 +117,7 @@ async def test_npm_client_and_our_server(
         "const { build } = require('./values');"
         f"for (const t of {json.dumps(tagged)}) client.write(build(t));"
     )
-    await check_received(codec, values, incoming)
+    await check_received(codec, values, ours.incoming)
 
     # server -> client: values equal as JavaScript sees them, bytes as npm's
     for value in values:
@@ -111,8 +128,9 @@ async def test_npm_client_and_our_server(
         assert described == js_tagged(value, keep_negative_zero=False), value
         assert raw == wire_of(codec.encode(value)), value
     assert not node.named("error")
-    if polling:  # nothing went over a WebSocket
-        assert [session.transport for session in primus._server.sessions.values()] == ["polling"]
+    if ours.polling:  # nothing went over a WebSocket
+        sessions = ours.primus._server.sessions.values()
+        assert [session.transport for session in sessions] == ["polling"]
 
 
 @pytest.mark.parametrize(("parser", "transformer"), PAIRS)
@@ -173,21 +191,17 @@ async def test_our_client_and_our_server(
 ) -> None:
     codec = find_parser(parser)
     values = batch(parser, seed=len(parser) * 5 + len(transformer))
-    polling = transformer == POLLING_ONLY
-    transformer = transformer.split()[0]
-    primus, url = servers.start(ping_interval=0, parser=parser, transformer=transformer)
-    incoming: list[tuple[Any, Any]] = []
-    primus.transform("incoming", lambda packet: incoming.append((packet.data, packet.raw)))
-    primus.on("connection", lambda spark: spark.on("data", spark.write))
-    socket = await primus.Socket.connect(
-        url, transport={"websockets": False} if polling else {}, reactor=reactor
+    ours = OurServer(servers, parser, transformer)
+    ours.primus.on("connection", lambda spark: spark.on("data", spark.write))
+    socket = await ours.primus.Socket.connect(
+        ours.url, transport={"websockets": False} if ours.polling else {}, reactor=reactor
     )
     try:
         received: list[tuple[Any, Any]] = []
         socket.transform("incoming", lambda packet: received.append((packet.data, packet.raw)))
         for value in values:
             socket.write(value)
-        await check_received(codec, values, incoming)
+        await check_received(codec, values, ours.incoming)
         await check_received(codec, values, received)
     finally:
         await socket.end()
