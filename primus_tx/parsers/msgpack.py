@@ -173,8 +173,6 @@ def _walk(value: Any, depth: int) -> Any:
 
 
 def _special(value: Any, depth: int) -> Any:
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, (int, float)):
         return _number(_plain_number(value))
     if isinstance(value, str):
