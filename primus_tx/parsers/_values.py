@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_parsers_common -*-
 """
 What the non-JSON parsers share: the values JavaScript has and Python does
 not (:class:`JSRegExp`), JavaScript's property order, the millisecond clock

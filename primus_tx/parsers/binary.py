@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_parsers_binary,tests.test_parsers_common -*-
 """
 The ``binary`` parser: BinaryPack in binary messages, as Primus's ``binary``
 parser runs it.

@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_parsers_ejson,tests.test_parsers_common -*-
 """
 The ``ejson`` parser: Meteor's EJSON in text messages, written byte for byte
 as npm ``ejson`` 2.2.3 (what Primus's ``ejson`` parser runs) writes the same

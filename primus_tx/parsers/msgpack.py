@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.test_parsers_msgpack,tests.test_parsers_common -*-
 """
 The ``msgpack`` parser: MessagePack in binary messages, written byte for
 byte as msgpack-lite 0.1.26 (what Primus's ``msgpack`` parser runs, in Node
@@ -33,8 +34,9 @@ from __future__ import annotations
 
 import array
 import sys
+import threading
 from datetime import datetime
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 from zope.interface import implementer
 
@@ -165,7 +167,7 @@ def _walk(value: Any, depth: int) -> Any:
     if kind is list or kind is tuple:
         depth += 1
         return [_walk(item, depth) for item in value]
-    if kind is bytes or kind is bytearray or kind is memoryview:
+    if kind is bytes or kind is bytearray:
         if len(value) == 255:
             raise _Slow
         return value
@@ -218,12 +220,12 @@ def _write_slow(value: Any, out: list[bytes], depth: int) -> None:
     ):
         out.append(_packb(_walk(value, depth)))
     elif isinstance(value, dict):
-        out.append(_packer.pack_map_header(len(value)))
+        out.append(_packer().pack_map_header(len(value)))
         for key, item in js_items(NAME, value):
             out.append(_packb(key))
             _write_slow(item, out, depth + 1)
     elif isinstance(value, (list, tuple)):
-        out.append(_packer.pack_array_header(len(value)))
+        out.append(_packer().pack_array_header(len(value)))
         for item in value:
             _write_slow(item, out, depth + 1)
     elif isinstance(value, array.array):
@@ -238,8 +240,22 @@ def _write_slow(value: Any, out: list[bytes], depth: int) -> None:
         out.append(_packb(value))
 
 
-_packer = _msgpack.Packer(use_bin_type=True, autoreset=True)
-_packb: Callable[[Any], bytes] = _packer.pack
+# A Packer is reused (building one per message costs more than packing a
+# small one) but is not thread-safe: one per thread.
+_local = threading.local()
+
+
+def _packer() -> Any:
+    try:
+        return _local.packer
+    except AttributeError:
+        _local.packer = _msgpack.Packer(use_bin_type=True, autoreset=True)
+        return _local.packer
+
+
+def _packb(value: Any) -> bytes:
+    return _packer().pack(value)  # type: ignore[no-any-return]
+
 _ExtraData = _msgpack.ExtraData
 _unpackb = _msgpack.unpackb
 
@@ -253,7 +269,12 @@ def encode(data: Any) -> bytes:
         with lone surrogates...), naming its type.
     """
     try:
-        return _packb(_walk(data, 0))
+        walked = _walk(data, 0)
+        try:
+            pack = _local.packer.pack
+        except AttributeError:
+            pack = _packer().pack
+        return pack(walked)  # type: ignore[no-any-return]
     except ParserError:
         raise
     except _Slow:
