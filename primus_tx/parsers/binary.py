@@ -213,7 +213,7 @@ class _Short(ParserError):
 def _length(data: bytes, at: int, size: int) -> int:
     if at + size > len(data):
         raise _Short("truncated binary data")
-    return (_LENGTH16 if size == 2 else _LENGTH32)(data, at)[0]  # type: ignore[no-any-return]
+    return (_LENGTH16 if size == 2 else _LENGTH32)(data, at)[0]
 
 
 def _browser_string_end(data: bytes, start: int, declared: int) -> int:

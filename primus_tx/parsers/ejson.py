@@ -36,7 +36,7 @@ import json as _stdlib_json
 import math
 import re
 from datetime import datetime
-from json.encoder import encode_basestring as _quote  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _quote
 from typing import Any, Callable, Union
 
 from zope.interface import implementer

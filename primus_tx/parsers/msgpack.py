@@ -254,7 +254,7 @@ def _packer() -> Any:
 
 
 def _packb(value: Any) -> bytes:
-    return _packer().pack(value)  # type: ignore[no-any-return]
+    return _packer().pack(value)
 
 _ExtraData = _msgpack.ExtraData
 _unpackb = _msgpack.unpackb
@@ -274,7 +274,7 @@ def encode(data: Any) -> bytes:
             pack = _local.packer.pack
         except AttributeError:
             pack = _packer().pack
-        return pack(walked)  # type: ignore[no-any-return]
+        return pack(walked)
     except ParserError:
         raise
     except _Slow:
