@@ -6,7 +6,9 @@ compared with the npm codec and with our browser codec.
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -14,9 +16,10 @@ import pytest
 from codecs_helpers import check_against_npm, codec_peer, same, values
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nodepeer import node_path
 
 from primus_tx import ParserError, PrimusError
-from primus_tx.parsers import JSRegExp
+from primus_tx.parsers import JSRegExp, find_parser
 from primus_tx.parsers.ejson import (
     add_type,
     decode,
@@ -210,3 +213,39 @@ def test_npm_decode_errors_match_ours() -> None:
     result = codec_peer("ejson", decode=hostile)
     for row in result["decode"]:
         assert "error" in row["npm"] and "error" in row["ours"]
+
+
+def test_custom_types_in_our_browser_codec() -> None:
+    # Primus.EJSON.addType, as the docs say, in the library's own scope
+    # (`Primus` exists there), against the Python registration.
+    node = node_path()
+    script = (
+        "const Primus = {};\n"
+        + find_parser("ejson").library()
+        + """
+function Point(x, y) { this.x = x; this.y = y; }
+Point.prototype.typeName = function () { return 'point'; };
+Point.prototype.toJSONValue = function () { return [this.x, this.y]; };
+Primus.EJSON.addType('point', (v) => new Point(v[0], v[1]));
+const out = {};
+encoder({ p: new Point(1, 2) }, (err, text) => { out.text = text; });
+decoder(out.text, (err, value) => { out.back = value.p instanceof Point && value.p.y === 2; });
+decoder('{"$type":"nobody","$value":1}', (err) => { out.error = String(err && err.message); });
+process.stdout.write(JSON.stringify(out));
+"""
+    )
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+
+    class Point:
+        def __init__(self, x: int, y: int) -> None:
+            self.x, self.y = x, y
+
+    add_type("point", Point, lambda p: [p.x, p.y], lambda v: Point(*v))
+    try:
+        assert out["text"] == encode({"p": Point(1, 2)})
+    finally:
+        remove_type("point")
+    assert out["back"] is True
+    assert out["error"] == "Custom EJSON type nobody is not defined"

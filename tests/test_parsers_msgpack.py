@@ -7,7 +7,9 @@ values compared with the npm codec and with our browser codec.
 from __future__ import annotations
 
 import array
+import json
 import math
+import subprocess
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -15,9 +17,10 @@ import pytest
 from codecs_helpers import check_against_npm, codec_peer, has_bytes, same, values
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nodepeer import node_path
 
 from primus_tx import ParserError
-from primus_tx.parsers import JSRegExp
+from primus_tx.parsers import JSRegExp, find_parser
 from primus_tx.parsers.msgpack import decode, encode
 
 UTC = timezone.utc
@@ -220,3 +223,22 @@ def test_npm_decode_errors_match_ours() -> None:
     result = codec_peer("msgpack", decode=hostile)
     for row in result["decode"]:
         assert "error" in row["npm"] and "error" in row["ours"]
+
+
+def test_our_browser_codec_writes_node_buffers_as_bin() -> None:
+    # Where the library runs in Node (a Buffer exists), a Buffer is `bin`,
+    # as msgpack-lite writes it; elsewhere a Uint8Array is extension 0x12.
+    node = node_path()
+    script = (
+        find_parser("msgpack").library()
+        + """
+const out = [];
+encoder(Buffer.from([1, 2, 3]), (err, b) => out.push(Buffer.from(b).toString('hex')));
+encoder(new Uint8Array([1, 2, 3]), (err, b) => out.push(Buffer.from(b).toString('hex')));
+encoder(Buffer.alloc(255), (err, b) => out.push(Buffer.from(b).subarray(0, 3).toString('hex')));
+process.stdout.write(JSON.stringify(out));
+"""
+    )
+    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["c403010203", "c70312010203", "c500ff"]
