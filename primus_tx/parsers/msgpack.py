@@ -69,6 +69,7 @@ _SAFE = 2**53
 _INT64_MIN = -(2**63)
 _UINT64_MAX = 2**64 - 1
 _NAN = float("nan")
+_DIGITS = frozenset("0123456789")
 
 EXT_REGEXP = 0x0A
 EXT_BOOLEAN = 0x0B
@@ -162,8 +163,7 @@ def _walk(value: Any, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise ParserError(f"msgpack cannot encode values nested deeper than {MAX_DEPTH}")
     if kind is dict:
-        depth += 1
-        return {key: _walk(item, depth) for key, item in js_items(NAME, value)}
+        return _walk_dict(value, depth + 1)
     if kind is list or kind is tuple:
         depth += 1
         return [_walk(item, depth) for item in value]
@@ -172,6 +172,29 @@ def _walk(value: Any, depth: int) -> Any:
             raise _Slow
         return value
     return _special(value, depth)
+
+
+def _walk_dict(value: dict[Any, Any], depth: int) -> Any:
+    """
+    A dict with msgpack-lite's rules applied: the dict itself when nothing
+    changes (the common case: ``str`` keys in order, plain values).
+    """
+    changed = None
+    for key, item in value.items():
+        if type(key) is not str or (key and key[0] in _DIGITS):
+            # other key types (refused) or index-like keys (reordered)
+            return {k: _walk(v, depth) for k, v in js_items(NAME, value)}
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        walked = _walk(item, depth)
+        if walked is not item:
+            if changed is None:
+                changed = {}
+            changed[key] = walked
+    if changed is None:
+        return value
+    return {key: changed.get(key, item) for key, item in value.items()}
 
 
 def _special(value: Any, depth: int) -> Any:
@@ -255,6 +278,7 @@ def _packer() -> Any:
 
 def _packb(value: Any) -> bytes:
     return _packer().pack(value)
+
 
 _ExtraData = _msgpack.ExtraData
 _unpackb = _msgpack.unpackb
