@@ -173,15 +173,16 @@ class Options(usage.Options):
         self._check_endpoints()
 
         from primus_tx._errors import PrimusError
-        from primus_tx.parsers import find_parser
+        from primus_tx.parsers import check_pairing, find_parser
         from primus_tx.transformers import find_transformer
 
         try:
-            find_transformer(self["transformer"])
+            transformer = find_transformer(self["transformer"])
         except PrimusError as error:
             raise usage.UsageError(f"--transformer: {error}") from None
         try:
-            find_parser(self["parser"])
+            parser = find_parser(self["parser"])
+            check_pairing(transformer, parser)
         except PrimusError as error:
             raise usage.UsageError(f"--parser: {error}") from None
 

@@ -112,6 +112,7 @@ def test_values_are_coerced() -> None:
         (["--max-length", "-3"], "is not a whole number of bytes"),
         (["--transformer", "carrier-pigeon"], "Available transformers: "),
         (["--parser", "yaml"], "Available parsers: binary, ejson, json, msgpack"),
+        (["--parser", "msgpack", "--transformer", "sockjs"], "carries text only"),
         (["--pathname", "/"], "--pathname must be a non-empty path"),
         (["--listen", "carrier:pigeon"], "--listen carrier:pigeon"),
         (["--listen", "ssl:0:privateKey=/no/such/key.pem"], "--listen ssl:0"),
@@ -698,3 +699,13 @@ async def test_hardening_flags_reach_primus() -> None:
 def test_bad_hardening_flags_are_usage_errors(argv) -> None:
     with pytest.raises(usage.UsageError):
         parse(*argv)
+
+
+@pytest.mark.parametrize("parser", ["ejson", "msgpack", "binary", "MsgPack"])
+@pytest_twisted.ensureDeferred
+async def test_every_built_in_parser_is_accepted(parser: str) -> None:
+    primus_service, primus = await _started(parse("--parser", parser))
+    try:
+        assert primus.parser.name == parser.lower()
+    finally:
+        await primus_service.stopService()
