@@ -17,6 +17,7 @@ _BUILTIN = {
     "websockets": "primus_tx.transformers.websockets:transformer",
     "engine.io": "primus_tx.transformers.engineio:transformer",
     "sockjs": "primus_tx.transformers.sockjs:transformer",
+    "browserchannel": "primus_tx.transformers.browserchannel:transformer",
 }
 
 
