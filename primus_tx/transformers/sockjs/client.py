@@ -19,13 +19,11 @@ Transport options (the socket's ``transport`` dict): ``websockets``
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import string
-from http.cookiejar import CookieJar
-from typing import Any, Callable, Optional
-from urllib.parse import unquote, urlsplit, urlunsplit
+from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet.defer import Deferred, succeed
@@ -34,8 +32,9 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from primus_tx._errors import ConnectionFailed, HandshakeError
+from primus_tx._errors import ConnectionFailed
 from primus_tx.interfaces import IClientTransport
+from primus_tx.transformers._http_client import HTTPClientBase
 
 __all__ = ["SockJSClientTransport", "SockJSError", "parse_frame"]
 
@@ -94,7 +93,7 @@ class _WebSocketProtocol(WebSocketClientProtocol):
 
 
 @implementer(IClientTransport)
-class SockJSClientTransport:
+class SockJSClientTransport(HTTPClientBase):
     """
     One SockJS session of a Python Primus client.
     """
@@ -110,7 +109,6 @@ class SockJSClientTransport:
         self._closed = False
         self._reported = False
         self._opened = False
-        self._pending: list[Deferred[Any]] = []
         self._outbox: list[str] = []
         self._sending = False
         self._ws: Optional[_WebSocketProtocol] = None
@@ -118,32 +116,12 @@ class SockJSClientTransport:
         self._candidates: list[str] = []
         self._buffer = ""
         self._timeout: Any = None
-        from treq.client import HTTPClient
-        from twisted.web.client import Agent, HTTPConnectionPool
-
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._pool.maxPersistentPerHost = 4
-        self._http = HTTPClient(Agent(reactor, pool=self._pool), cookiejar=CookieJar())  # type: ignore[arg-type]
+        HTTPClientBase.__init__(self, reactor, cookies=True)
 
     # -- IClientTransport ------------------------------------------------------
 
     def open(self, url: str, headers: dict[str, str]) -> None:
-        parts = urlsplit(url)
-        self._headers = dict(headers)
-        if parts.username is not None and not any(
-            k.lower() == "authorization" for k in self._headers
-        ):
-            credentials = unquote(parts.username) + ":" + unquote(parts.password or "")
-            token = base64.b64encode(credentials.encode("utf-8")).decode("ascii")
-            self._headers["Authorization"] = "Basic " + token
-        netloc = parts.hostname or ""
-        if ":" in netloc:
-            netloc = f"[{netloc}]"
-        if parts.port is not None:
-            netloc += f":{parts.port}"
-        self._scheme = parts.scheme
-        self._base = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-        self._query = parts.query
+        self._split_url(url, headers)
         timeout = float(self._options.get("connect_timeout", 10))
         d = self._request("GET", self._url("/info"))
         d.addCallback(self._got_info)
@@ -166,8 +144,7 @@ class SockJSClientTransport:
             return succeed(None)
         self._closed = True
         self._cancel_timeout()
-        for pending in list(self._pending):
-            pending.cancel()
+        self._cancel_pending()
         ws, self._ws = self._ws, None
         if ws is not None:
             ws.owner = None
@@ -181,46 +158,6 @@ class SockJSClientTransport:
 
     def _url(self, path: str) -> str:
         return self._base + path + ("?" + self._query if self._query else "")
-
-    def _request(self, method: str, url: str, body: Optional[bytes] = None, stream: Optional[Callable[[bytes], None]] = None) -> Deferred[Any]:
-        headers = dict(self._headers)
-        if body is not None:
-            headers["Content-Type"] = "text/plain;charset=UTF-8"
-        d = self._http.request(method, url, headers=headers, data=body, unbuffered=True)  # type: ignore[arg-type]
-
-        def got(response: Any) -> Any:
-            if response.code >= 400:
-                return self._http_error(response, url)
-            if stream is not None:
-                import treq
-
-                return treq.collect(response, stream).addCallback(lambda _: response)
-            return response.content().addCallback(lambda content: (response, content))
-
-        d.addCallback(got)
-        self._pending.append(d)
-        d.addBoth(self._done_pending, d)
-        return d
-
-    def _done_pending(self, result: Any, d: Deferred[Any]) -> Any:
-        if d in self._pending:
-            self._pending.remove(d)
-        return result
-
-    def _http_error(self, response: Any, url: str) -> Any:
-        def fail(content: bytes) -> None:
-            headers = {
-                k.decode("latin-1").lower(): b", ".join(v).decode("latin-1")
-                for k, v in response.headers.getAllRawHeaders()
-            }
-            raise HandshakeError(
-                f"The server answered {response.code} to {url.split('?')[0]}",
-                response.code,
-                headers,
-                content,
-            )
-
-        return response.content().addCallback(fail)
 
     def _got_info(self, result: Any) -> None:
         if self._closed:
@@ -388,8 +325,7 @@ class SockJSClientTransport:
             self._handler.connectionFailed(error)
         self._handler.connectionLost(Failure(error) if error is not None else Failure(ConnectionDone()))
         # The session is over; release what it holds.
-        for pending in list(self._pending):
-            pending.cancel()
+        self._cancel_pending()
         ws, self._ws = self._ws, None
         if ws is not None:
             ws.owner = None
