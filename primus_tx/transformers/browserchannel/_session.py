@@ -136,7 +136,6 @@ class Session:
         self.state = _INIT
         self.spark: Optional[IConnectionHandler] = None
         self.back_channel: Optional[_BackChannel] = None
-        self.app_version = request.args.get(b"CVER", [None])[0]
         self._rids = _Order(rid, replay=True, limit=MAX_RID_AHEAD)
         self._maps = _Order(0, replay=False, limit=MAX_HELD_MAPS)
         self._arrays: list[tuple[int, str]] = []
