@@ -48,6 +48,9 @@ SERVERS: dict[str, tuple[list[str], str]] = {
     # primus-tx's binary parsers, same echo application (websockets)
     "primus-tx-msgpack": (_PRIMUS_TX + ["--parser", "msgpack"], "primus-msgpack"),
     "primus-tx-binary": (_PRIMUS_TX + ["--parser", "binary"], "primus-binary"),
+    # the HTTP-only transports: Engine.IO long-polling and BrowserChannel
+    "primus-tx-eio-polling": (_PRIMUS_TX + ["--transformer", "engine.io"], "eio-polling"),
+    "primus-tx-bc": (_PRIMUS_TX + ["--transformer", "browserchannel"], "bc"),
 }
 
 

@@ -9,8 +9,9 @@ primus-tx and against raw Autobahn.
 primus-tx's other transformers (``primus-tx-eio``, ``primus-tx-sockjs``,
 ``primus-tx-sockjs-raw``) and, in S1, its binary parsers
 (``primus-tx-msgpack``, ``primus-tx-binary``) run only when named:
-``--servers primus-tx,primus-tx-eio,primus-tx-sockjs,autobahn``.  Results print as a table and go to ``benchmarks/results/``
-as JSON.
+``--servers primus-tx,primus-tx-eio,primus-tx-sockjs,autobahn``, as do the
+HTTP-only transports (``primus-tx-eio-polling``, ``primus-tx-bc``: S1 and S2
+only).  Results print as a table and go to ``benchmarks/results/`` as JSON.
 """
 
 from __future__ import annotations
@@ -331,8 +332,12 @@ TRANSFORMER_SERVERS = ("primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-ra
 #: primus-tx with its binary parsers (websockets), for S1's echo rows: their
 #: ``this/primus-tx`` ratio is the rate beside the JSON parser's.
 PARSER_SERVERS = ("primus-tx-msgpack", "primus-tx-binary")
+#: The HTTP-only transports (Engine.IO long-polling, BrowserChannel), also
+#: opt-in: echo and memory only.
+HTTP_SERVERS = ("primus-tx-eio-polling", "primus-tx-bc")
 OPT_IN: dict[str, tuple[str, ...]] = {s: TRANSFORMER_SERVERS for s in ("S1", "S2", "S3", "S4")}
-OPT_IN["S1"] = TRANSFORMER_SERVERS + PARSER_SERVERS
+OPT_IN["S1"] = TRANSFORMER_SERVERS + PARSER_SERVERS + HTTP_SERVERS
+OPT_IN["S2"] = TRANSFORMER_SERVERS + HTTP_SERVERS
 
 
 def servers_for(scenario: str, wanted: Optional[set[str]]) -> tuple[str, ...]:
@@ -553,7 +558,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "--servers",
         default=None,
         help="comma-separated servers (default: all but the opt-in "
-        + ", ".join(TRANSFORMER_SERVERS)
+        + ", ".join(TRANSFORMER_SERVERS + HTTP_SERVERS)
         + ")",
     )
     parser.add_argument("--rounds", type=int, default=None)

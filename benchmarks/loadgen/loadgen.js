@@ -26,10 +26,19 @@
 //   primus-msgpack, primus-binary - Primus 8 websockets with the msgpack or
 //             binary parser: binary frames written and read by the npm codecs
 //             Primus runs (tests/js), the payload sized after encoding.
+//   eio-polling - the engine.io transformer over HTTP long-polling only
+//             (Engine.IO 4 payloads, packets joined by \x1e; one poll and
+//             one POST in flight per connection).
+//   bc      - the browserchannel transformer: a bind POST, one streaming
+//             back channel (CI=0) and one forward POST in flight; Primus
+//             JSON texts are the payloads of the back channel's arrays.
+// The HTTP protocols are wrapped in an object with the `ws` methods the
+// commands use (send, close, terminate), so every command runs unchanged.
 'use strict';
 
 const path = require('path');
 const readline = require('readline');
+const http = require('http');
 const NODE_MODULES = path.join(__dirname, '..', '..', 'tests', 'js', 'node_modules');
 const WebSocket = require(path.join(NODE_MODULES, 'ws'));
 
@@ -46,6 +55,7 @@ const CODECS = {
   }
 };
 let codec = null;
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
 const conns = [];          // open client connections, in order of opening
 let connectFailures = 0;
@@ -83,7 +93,7 @@ function makeUrl(cfg) {
 // The WebSocket text that carries one Primus JSON text.
 function frame(cfg, json) {
   if (cfg.proto === 'socketio') return '42["message",' + json + ']';
-  if (cfg.proto === 'eio') return '4' + json;
+  if (cfg.proto === 'eio' || cfg.proto === 'eio-polling') return '4' + json;
   if (cfg.proto === 'sockjs') return JSON.stringify([json]);
   return json;
 }
@@ -91,14 +101,152 @@ function frame(cfg, json) {
 // text, except for sockjs, whose 'a[...]' frames are unpacked into their
 // strings (one frame may carry several).
 function echoLength(cfg, json) {
-  return cfg.proto === 'sockjs' ? json.length : frame(cfg, json).length;
+  return cfg.proto === 'sockjs' || HTTP_PROTOCOLS[cfg.proto] ? json.length : frame(cfg, json).length;
 }
 function isPrimusPing(text) {
   return text.charCodeAt(0) === 34 && text.startsWith('"primus::ping::');
 }
 
+// -- HTTP protocols -------------------------------------------------------------
+// One request; `onData(text)` gets the body as it arrives (streaming), `done(status)` the end.
+function request(cfg, method, pathAndQuery, body, onData, done) {
+  const url = new URL(cfg.url + pathAndQuery);
+  const req = http.request({
+    agent, method, hostname: url.hostname, port: url.port, path: url.pathname + url.search,
+    headers: body === null ? {} : { 'content-type': method === 'POST' && cfg.proto === 'bc' ? 'application/x-www-form-urlencoded' : 'text/plain;charset=UTF-8', 'content-length': Buffer.byteLength(body) },
+  }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (text) => { if (onData) onData(text); });
+    res.on('end', () => done(res.statusCode));
+    res.on('error', () => done(0));
+  });
+  req.on('error', () => done(0));
+  req.end(body === null ? undefined : body);
+  return req;
+}
+
+// The `ws`-like face of one HTTP session: `deliver(text)` is each Primus
+// text that arrives; `post(batch, done)` sends queued texts in one request.
+function httpSession(conn, post, shut) {
+  let queue = [], posting = false;
+  function flush() {
+    if (posting || !queue.length || conn.closed) return;
+    const batch = queue; queue = []; posting = true;
+    post(batch, () => { posting = false; flush(); });
+  }
+  return {
+    send(text) { queue.push(text); flush(); },
+    close() { shut(false); },
+    terminate() { shut(true); },
+  };
+}
+
+function openBrowserChannel(cfg, conn, deliver, ready, lost) {
+  let rid = Math.floor(Math.random() * 100000), aid = -1, sid = null, maps = 0, buffer = '', back = null;
+  const q = (params) => '/primus/bind?VER=8&' + params + '&t=1';
+  function chunks(text) {
+    buffer += text;
+    for (;;) {
+      const at = buffer.indexOf('\n');
+      if (at < 0) return;
+      const length = +buffer.slice(0, at);
+      if (buffer.length < at + 1 + length) return;
+      const arrays = JSON.parse(buffer.slice(at + 1, at + 1 + length));
+      buffer = buffer.slice(at + 1 + length);
+      for (const [id, data] of arrays) {
+        aid = id;
+        if (typeof data === 'string') deliver(data);
+        else if (data[0] === 'c') { sid = data[1]; ready(); }
+        else if (data[0] === 'stop') lost();
+      }
+    }
+  }
+  function backChannel() {
+    if (conn.closed) return;
+    buffer = '';
+    back = request(cfg, 'GET', q('RID=rpc&CI=0&TYPE=xmlhttp&SID=' + sid + '&AID=' + aid), null, chunks,
+      (status) => { if (status === 200) backChannel(); else lost(); });
+  }
+  request(cfg, 'POST', q('RID=' + (rid++)), 'count=0', chunks, (status) => {
+    if (status !== 200 || sid === null) return lost();
+    backChannel();
+  });
+  return httpSession(conn, (batch, done) => {
+    let body = 'count=' + batch.length + '&ofs=' + maps;
+    batch.forEach((text, n) => { body += '&req' + n + '__S=' + encodeURIComponent(text); });
+    maps += batch.length;
+    request(cfg, 'POST', q('SID=' + sid + '&RID=' + (rid++) + '&AID=' + aid), body, null,
+      (status) => { if (status === 200) done(); else lost(); });
+  }, (abort) => {
+    if (back) back.destroy();
+    if (abort || sid === null) return lost();
+    request(cfg, 'GET', q('SID=' + sid + '&RID=' + (rid++) + '&TYPE=terminate'), null, null, () => lost());
+  });
+}
+
+function openEngineIOPolling(cfg, conn, deliver, ready, lost) {
+  let sid = null, poll = null;
+  const q = () => '/primus/?EIO=4&transport=polling' + (sid ? '&sid=' + sid : '');
+  let session;
+  function packets(text) {
+    for (const packet of text.split('\x1e')) {
+      const c = packet.charCodeAt(0);
+      if (c === 52) deliver(packet.slice(1));                     // "4" message
+      else if (c === 50) session.send('3');                        // "2" ping
+      else if (c === 49) return lost();                            // "1" close
+    }
+  }
+  function polling() {
+    if (conn.closed) return;
+    let text = '';
+    poll = request(cfg, 'GET', q(), null, (t) => { text += t; }, (status) => {
+      if (status !== 200) return lost();
+      packets(text);
+      polling();
+    });
+  }
+  let handshake = '';
+  request(cfg, 'GET', q(), null, (t) => { handshake += t; }, (status) => {
+    if (status !== 200 || handshake.charCodeAt(0) !== 48) return lost();
+    sid = JSON.parse(handshake.slice(1)).sid;
+    ready();
+    polling();
+  });
+  session = httpSession(conn, (batch, done) => {
+    request(cfg, 'POST', q(), batch.join('\x1e'), null, (status) => { if (status === 200) done(); else lost(); });
+  }, (abort) => {
+    if (poll) poll.destroy();
+    if (abort || sid === null) return lost();
+    request(cfg, 'POST', q(), '1', null, () => lost());
+  });
+  return session;
+}
+
+const HTTP_PROTOCOLS = { 'bc': openBrowserChannel, 'eio-polling': openEngineIOPolling };
+
+function openHttp(cfg, keep) {
+  return new Promise((resolve) => {
+    const conn = { ws: null, ready: false, closed: false, sentAt: 0n, expect: 0 };
+    let settled = false;
+    const done = (ok) => { if (!settled) { settled = true; resolve(ok ? conn : null); } };
+    const deliver = (text) => {
+      if (isPrimusPing(text)) { conn.ws.send(frame(cfg, '"primus::pong::' + text.slice(15))); return; }
+      if (handler !== null) handler(conn, text);
+    };
+    const lost = () => {
+      if (conn.closed) return;
+      conn.closed = true;
+      done(false);
+      if (keep) { const i = conns.indexOf(conn); if (i >= 0) conns.splice(i, 1); }
+      if (conn.onclose) conn.onclose();
+    };
+    conn.ws = HTTP_PROTOCOLS[cfg.proto](cfg, conn, deliver, () => { conn.ready = true; done(true); }, lost);
+  });
+}
+
 // Open one connection; resolves with the conn once it can carry data.
 function open(cfg, keep) {
+  if (HTTP_PROTOCOLS[cfg.proto]) return openHttp(cfg, keep);
   return new Promise((resolve) => {
     const ws = new WebSocket(makeUrl(cfg), { perMessageDeflate: false, handshakeTimeout: 30000 });
     const conn = { ws, ready: false, closed: false, sentAt: 0n, expect: 0 };

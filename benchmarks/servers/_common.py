@@ -39,7 +39,7 @@ def arguments(
         parser.add_argument(
             "--transformer",
             default="websockets",
-            choices=("websockets", "engine.io", "sockjs"),
+            choices=("websockets", "engine.io", "sockjs", "browserchannel"),
             help="primus-tx transformer under test",
         )
         parser.add_argument(

@@ -2,8 +2,9 @@
 primus-tx under test: a Primus on a plain twisted.web Site, JSON parser
 unless ``--parser`` names another (``msgpack``, ``binary``), and the echo
 application ``spark.on("data", spark.write)``; the websockets transformer
-unless ``--transformer`` names another (``engine.io``, ``sockjs``) so the
-transformers and parsers are measured on the same application.
+unless ``--transformer`` names another (``engine.io``, ``sockjs``,
+``browserchannel``) so the transformers and parsers are measured on the same
+application.
 
 A message ``{"broadcast": x}`` is written to every spark instead (S3).
 

@@ -23,7 +23,10 @@ def _require_node() -> None:
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("name", ["primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw"])
+@pytest.mark.parametrize(
+    "name",
+    ["primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw", "primus-tx-eio-polling", "primus-tx-bc"],
+)
 def test_echo_heartbeat_broadcast(name: str) -> None:
     """
     Every echo comes back whole, Primus's heartbeat (every 0.2 s) is
