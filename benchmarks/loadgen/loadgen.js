@@ -55,7 +55,7 @@ const CODECS = {
   }
 };
 let codec = null;
-const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, noDelay: true });
 
 const conns = [];          // open client connections, in order of opening
 let connectFailures = 0;

@@ -111,9 +111,10 @@ async def test_reconnects_after_a_server_side_reconnect_end(reactor: Any, echo: 
     socket = await Socket.connect(url + "/primus", transformer="browserchannel", reactor=reactor,
                                   reconnect={"min": 0.05, "max": 0.1})
     try:
-        reconnected = wait_event(reactor, socket, "reconnected", timeout=10)
+        # ("open" follows "reconnected": wait for the end of the sequence)
+        reopened = wait_event(reactor, socket, "open", timeout=10)
         sparks[0].end(reconnect=True)
-        await reconnected
+        await reopened
         assert len(sparks) == 2 and sparks[1].id != sparks[0].id
         assert list(primus._server.sessions) == [sparks[1].id]
     finally:

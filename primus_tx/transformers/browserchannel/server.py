@@ -78,6 +78,24 @@ def _number(value: Any) -> Optional[int]:
     return int(text)
 
 
+def _no_delay(request: PrimusRequest) -> None:
+    """
+    Switch Nagle's algorithm off on the request's connection: a back
+    channel writes small chunks one after another, and the second would
+    otherwise wait for the client's delayed acknowledgement of the first
+    (tens of milliseconds a message).  Autobahn does the same for
+    WebSockets.
+    """
+    channel = getattr(request, "channel", None)
+    transport = getattr(channel, "transport", None)
+    set_no_delay = getattr(transport, "setTcpNoDelay", None)
+    if set_no_delay is not None:
+        try:
+            set_no_delay(True)
+        except OSError:  # pragma: no cover - not a TCP socket after all
+            pass
+
+
 def _seconds(options: dict[str, Any], name: str) -> float:
     value = options[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -149,6 +167,7 @@ class BrowserChannelServer:
     def _head(self, request: PrimusRequest) -> None:
         for name, value in self.headers:
             request.setHeader(name, value)
+        _no_delay(request)
 
     def _error(self, request: PrimusRequest, status: int, message: str) -> None:
         """
