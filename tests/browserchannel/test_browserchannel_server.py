@@ -276,6 +276,22 @@ def test_unacknowledged_arrays_are_resent_and_count_as_buffered() -> None:
     assert_nothing_left(primus, server, clock)
 
 
+def test_abort_drops_what_the_client_has_not_acknowledged() -> None:
+    clock = Clock()
+    primus, server, sparks, _ = make(clock)
+    sid, _ = open_session(server)
+    session = server.sessions[sid]
+    for _ in range(3):
+        sparks[0].write("z" * 1000)
+    assert session.bufferedAmount() > 3000
+    session.abort()
+    assert session.bufferedAmount() == 0
+    sparks[0].end(reconnect=True)
+    stream = back_channel(server, sid)
+    assert arrays(stream) == [[4, ["stop"]]]
+    assert_nothing_left(primus, server, clock)
+
+
 def test_reused_and_early_request_ids() -> None:
     clock = Clock()
     primus, server, _sparks, received = make(clock)

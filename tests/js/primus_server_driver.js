@@ -10,6 +10,8 @@
  *   transformer   "websockets"          parser       "json"
  *   pingInterval  ms, or false          maxLength    bytes
  *   pathname      "/primus"             port         0 (pick a free one)
+ *   (transformer: any Primus 8 ships whose module is in node_modules:
+ *   websockets, engine.io, sockjs, browserchannel)
  *   echo          true: every `data` is written back to its spark
  *   authorization {"deny": {"status":401, "message":"..", "authenticate":".."}}
  *                 refuses every request (status -> err.statusCode);

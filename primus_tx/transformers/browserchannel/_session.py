@@ -361,6 +361,16 @@ class Session:
     def bufferedAmount(self) -> int:
         return self._buffered
 
+    def abort(self) -> None:
+        """
+        A slow client past the server's ``max_buffered``: forget every
+        array it has not acknowledged, so the memory is freed now;
+        ``close()`` follows, and its ``stop`` is all the client still gets.
+        """
+        self._arrays = []
+        self._buffered = 0
+        self._last_sent = self._last_id
+
     def _check_water(self) -> None:
         if self._writing_paused or self._buffered > HIGH_WATER:
             self._writing_paused = check_water(
