@@ -313,6 +313,22 @@ def test_reused_and_early_request_ids() -> None:
     assert_nothing_left(primus, server, clock)
 
 
+def test_what_waits_for_a_gap_is_bounded() -> None:
+    clock = Clock()
+    primus, server, _, received = make(clock, max_length=1000)
+    sid, _ = open_session(server, rid=100)
+    # maps past a gap that never fills: held up to max_body characters
+    statuses = [post(server, sid, 101 + n, maps(1 + n, "m" * 1000)).responseCode for n in range(20)]
+    held = statuses.index(400)
+    assert statuses[:held] == [200] * held and held * 1000 <= server.max_body < (held + 1) * 1000
+    assert received == []
+    # requests past a missing one: four at most
+    statuses = [post(server, sid, 121 + n, b"count=0").responseCode for n in range(1, 7)]
+    assert statuses == [200, 200, 200, 400, 400, 400]
+    primus.destroy()
+    assert_nothing_left(primus, server, clock)
+
+
 def test_oversize_messages_and_bodies() -> None:
     clock = Clock()
     primus, server, sparks, received = make(clock, max_length=20)

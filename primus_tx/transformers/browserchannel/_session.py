@@ -27,10 +27,11 @@ from primus_tx.transformers.browserchannel._wire import (
 STREAM_LIMIT = 10 * 1024
 
 #: How far ahead of the next expected request id a request may run, and
-#: how many maps past the next expected one may wait for the gap to fill:
-#: a client has a handful in flight, never thousands.
-MAX_RID_AHEAD = 64
-MAX_HELD_MAPS = 4096
+#: how many maps past the next expected one may wait for the gap to fill.
+#: Closure's client has one forward request in flight at a time, so its
+#: request ids only overtake each other around a retry or the goodbye.
+MAX_RID_AHEAD = 4
+MAX_HELD_MAPS = 1000
 
 
 class _Service(Protocol):
@@ -61,27 +62,49 @@ class _Order:
     request's maps are then dropped by offset) or is dropped (maps).
     """
 
-    def __init__(self, start: int, replay: bool, limit: int) -> None:
+    def __init__(self, start: int, replay: bool, limit: int, max_weight: int) -> None:
         self.next = start
         self._replay = replay
         self._limit = limit
-        self._held: dict[int, Callable[[], None]] = {}
+        self._max_weight = max_weight
+        self._weight = 0
+        self._held: dict[int, tuple[Callable[[], None], int]] = {}
 
-    def run(self, number: int, fn: Callable[[], None]) -> None:
+    def run(self, number: int, fn: Callable[[], None], weight: int = 0) -> None:
+        """
+        Run ``fn`` in its turn; ``weight`` is what holding it costs
+        (characters), bounded in total by ``max_weight``.
+
+        :raises OutOfOrder: when ``number`` is too far ahead, or holding it
+            would pass the limits.
+        """
         if number < self.next:
             if self._replay:
                 fn()
             return
-        if number - self.next >= self._limit or len(self._held) >= self._limit:
+        if number == self.next and not self._held:
+            self.next += 1
+            fn()
+            return
+        if (
+            number - self.next >= self._limit
+            or len(self._held) >= self._limit
+            or self._weight + weight > self._max_weight
+        ):
             raise OutOfOrder(f"{number} is too far ahead of {self.next}")
-        self._held[number] = fn
+        if number in self._held:
+            return  # a retry of a request still waiting its turn
+        self._held[number] = (fn, weight)
+        self._weight += weight
         while self.next in self._held:
-            call = self._held.pop(self.next)
+            call, held = self._held.pop(self.next)
+            self._weight -= held
             self.next += 1
             call()
 
     def clear(self) -> None:
         self._held.clear()
+        self._weight = 0
 
 
 def _cancel(call: Optional[IDelayedCall]) -> None:
@@ -130,14 +153,18 @@ class Session:
     yet acknowledged.
     """
 
-    def __init__(self, server: _Service, session_id: str, request: PrimusRequest, rid: int) -> None:
+    def __init__(
+        self, server: _Service, session_id: str, request: PrimusRequest, rid: int, max_held: int
+    ) -> None:
         self.server = server
         self.id = session_id
         self.state = _INIT
         self.spark: Optional[IConnectionHandler] = None
         self.back_channel: Optional[_BackChannel] = None
-        self._rids = _Order(rid, replay=True, limit=MAX_RID_AHEAD)
-        self._maps = _Order(0, replay=False, limit=MAX_HELD_MAPS)
+        # What waits for an earlier request or map is bounded by count and
+        # by size (``max_held`` characters of messages each).
+        self._rids = _Order(rid, replay=True, limit=MAX_RID_AHEAD, max_weight=max_held)
+        self._maps = _Order(0, replay=False, limit=MAX_HELD_MAPS, max_weight=max_held)
         self._arrays: list[tuple[int, str]] = []
         self._last_id = -1
         self._last_sent = -1
@@ -282,14 +309,15 @@ class Session:
 
         :raises OutOfOrder: for a request id or offset too far ahead.
         """
-        self._rids.run(rid, lambda: self._maps_arrived(data))
+        weight = sum(len(message) for message in data[1] if message) if data else 0
+        self._rids.run(rid, lambda: self._maps_arrived(data), weight)
 
     def _maps_arrived(self, data: Optional[tuple[int, list[Optional[str]]]]) -> None:
         if data is None:
             return
         ofs, messages = data
         for index, message in enumerate(messages):
-            self._maps.run(ofs + index, partial(self._arrived, message))
+            self._maps.run(ofs + index, partial(self._arrived, message), len(message or ""))
 
     def _arrived(self, message: Optional[str]) -> None:
         if message is None or self.state in (_STOPPING, _CLOSED):

@@ -318,7 +318,7 @@ class BrowserChannelServer:
         session_id = secrets.token_urlsafe(12)
         while session_id in self.sessions:  # pragma: no cover - 96 random bits
             session_id = secrets.token_urlsafe(12)
-        session = Session(self, session_id, request, rid)
+        session = Session(self, session_id, request, rid, self.max_body)
         self.sessions[session_id] = session
         spark = self.host.connect_spark(
             session, **spark_options(request, session, id=session_id, copy_headers=True)
