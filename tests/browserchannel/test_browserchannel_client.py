@@ -122,6 +122,41 @@ async def test_reconnects_after_a_server_side_reconnect_end(reactor: Any, echo: 
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_dropped_back_channel_is_reopened_without_an_error(reactor: Any, echo: Any) -> None:
+    url, primus, sparks = echo
+    socket = await Socket.connect(url + "/primus", transformer="browserchannel", reactor=reactor,
+                                  reconnect={"min": 0.05, "max": 0.1})
+    errors: list[Any] = []
+    socket.on("error", errors.append)
+    try:
+        session = primus._server.sessions[sparks[0].id]
+        while session.back_channel is None:
+            await settle(reactor)
+        first = session.back_channel
+        # the network drops the back channel's connection (a proxy): the
+        # session lives on, and the client opens another back channel
+        first.request.channel.transport.abortConnection()
+        while session.back_channel in (None, first):
+            await settle(reactor)
+        got = wait_event(reactor, socket, "data")
+        sparks[0].write("still here")
+        assert await got == ("still here",)
+        assert len(sparks) == 1 and errors == []
+        # a stop without primus::server::close (the server asks for a
+        # reconnect) reopens the socket, without an error
+        reopened = wait_event(reactor, socket, "open", timeout=10)
+        sparks[0].end(reconnect=True)
+        await reopened
+        assert len(sparks) == 2 and errors == []
+        session = primus._server.sessions[sparks[1].id]
+        while session.back_channel is None:
+            await settle(reactor)
+        assert session.back_channel is not None
+    finally:
+        await socket.end()
+
+
+@pytest_twisted.ensureDeferred
 async def test_unknown_server_fails(reactor: Any) -> None:
     site = Site(Resource())
     port = reactor.listenTCP(0, site, interface="127.0.0.1")

@@ -248,6 +248,11 @@ class BrowserChannelClientTransport(HTTPClientBase):
     def _fail(self, failure: Failure) -> None:
         if self._closed or self._reported:
             return
+        if self._opened and not failure.check(ConnectionFailed):
+            # The network dropped an open session (the server went away):
+            # a lost connection, as a closed WebSocket is, not an error.
+            self._report(None)
+            return
         error = failure.value
         if not isinstance(error, ConnectionFailed):
             error = ConnectionFailed(f"BrowserChannel connection failed: {error}", error)
