@@ -143,3 +143,48 @@ async def test_official_primus_client(reactor: Any) -> None:
         await node.stop()
         await primus.destroy()
         await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_official_primus_client_scenarios(reactor: Any, server: Any) -> None:
+    """
+    The npm Primus client with transformer ``browserchannel``, further:
+    unicode and a message past one streaming response, a server-asked
+    reconnect (a ``stop`` without ``primus::server::close``), and the
+    client's own ``end()``, which ends the spark at once.
+    """
+    base, primus, events = server
+    node = await NodePrimusClient.start(reactor, node=node_path())
+    try:
+        await node.open_client(base + "/primus?who=node", {"reconnect": {"min": 50, "max": 100}},
+                               transformer="browserchannel")
+        first = next(spark for kind, spark in events if kind == "connection")
+        assert first.query["who"] == "node" and first.query["VER"] == "8"
+        assert "content-type" in first.headers
+        values = ["\u00e9\u2028\U0001f600", "y" * 30000, {"n": [1, None, True]}]
+        for value in values:
+            node.write(value)
+        for n, value in enumerate(values, 1):
+            event = await node.wait_for("data", n=n)
+            assert event["args"][0] == value
+        first.end(reconnect=True)
+        await node.wait_for("reconnected", 10)
+        sparks = [spark for kind, spark in events if kind == "connection"]
+        assert len(sparks) == 2 and sparks[1].id != first.id
+        assert list(primus._server.sessions) == [sparks[1].id]
+        node.send({"op": "end"})
+        await node.wait_for("end", 5)
+        for _ in range(200):
+            if not primus._server.sessions:
+                break
+            await _settle(reactor)
+        assert not primus._server.sessions
+        assert ("end", sparks[1].id) in events
+    finally:
+        await node.stop()
+
+
+async def _settle(reactor: Any) -> None:
+    from twisted.internet.task import deferLater
+
+    await deferLater(reactor, 0.02, lambda: None)
