@@ -169,3 +169,52 @@ def test_survives_a_server_restart(server_factory: Any, page_factory: Any) -> No
     assert "error" not in log and "end" not in log
     page.evaluate("() => window.primus.write('after restart')")
     page.wait_for_function("() => window.got.includes('after restart')")
+
+
+# -- the official browser client (Closure's BCSocket inside) -----------------------------
+
+BUILD_OFFICIAL = """
+const Primus = require('primus');
+const http = require('http');
+const primus = new Primus(http.createServer(), { transformer: 'browserchannel', pingInterval: 30000 });
+require('fs').writeFileSync(process.argv[1], primus.library());
+process.exit(0);
+"""
+
+
+@pytest.fixture(scope="module")
+def official_library(tmp_path_factory: Any) -> Any:
+    import subprocess
+    from pathlib import Path
+
+    from tests.conftest import require_tool
+
+    node = require_tool("node")
+    peers = Path(__file__).parent.parent / "js"
+    path = tmp_path_factory.mktemp("official-bc") / "primus.js"
+    subprocess.run([node, "-e", BUILD_OFFICIAL, str(path)], cwd=str(peers), check=True, timeout=30)
+    return path
+
+
+def test_the_official_browser_client_and_ours_report_the_same_events(
+    official_library: Any, server_factory: Any, page_factory: Any
+) -> None:
+    """
+    The library a Node Primus server builds for browserchannel (Closure's
+    client, test channel included) and ours, in the same Chromium against
+    the same primus-tx server: an echo, a server-asked reconnect, an echo
+    again, the client's end; the same events in the same order but one.
+    """
+    from tests.browser.test_browser_official_parity import run_reconnect_scenario
+
+    server = server_factory(*SERVER, "--official", str(official_library))
+    ours = run_reconnect_scenario(page_factory(server.url), server)
+    _until(lambda: server.control("sparks") == [])
+    official = run_reconnect_scenario(page_factory(server.url + "/official"), server)
+    # BCSocket reports the server's stop as an error ("Stopped by server")
+    # before Primus reconnects; ours, like every other transport, does not.
+    assert official.count("error") == 1
+    assert official.index("error") == ours.index("readyStateChange:end")
+    assert [event for event in official if event != "error"] == ours
+    assert ours.count("open") == 2 and ours[-1] == "end"
+    _until(lambda: server.control("sparks") == [])
