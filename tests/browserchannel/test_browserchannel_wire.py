@@ -51,6 +51,8 @@ def test_parse_forward() -> None:
     assert parse_forward(b"count=1&ofs=0&req0_type=_badmap", None) == (0, [None])
     assert parse_forward(b"count=1&ofs=0&req0__S=%FF", None) == (0, ["\ufffd"])
     assert parse_forward(b'{"ofs":3,"data":["x",[1]]}', b"application/json") == (3, ["x", "[1]"])
+    with pytest.raises(BadData):
+        parse_forward(b"[" * 100000, b"application/json")
     for bad in (b"count=-1", b"count=1&ofs=0", b"ofs=0&req0__S=a", b"count=1&ofs=0&req0__S=a&req7__S=b"):
         with pytest.raises(BadData):
             parse_forward(bad, None)

@@ -182,7 +182,9 @@ def parse_forward(body: bytes, content_type: Optional[bytes]) -> Optional[tuple[
 def _parse_json(text: str) -> tuple[int, list[Optional[str]]]:
     try:
         value = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
+        # (A body nested deeper than the interpreter recurses is refused
+        # like any other bad body.)
         raise BadData(f"body is not JSON: {error}") from None
     if not isinstance(value, dict):
         raise BadData("body is not an object")

@@ -159,7 +159,7 @@ class BrowserChannelClientTransport(HTTPClientBase):
             bodies, self._buffer = parse_chunks(self._buffer)
             for body in bodies:
                 self._arrays(json.loads(body))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             self._fail(Failure(ConnectionFailed(f"Broken BrowserChannel chunk: {error}")))
 
     def _arrays(self, arrays: Any) -> None:
