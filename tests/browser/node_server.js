@@ -1,7 +1,7 @@
 // A Node Primus 8 server for the browser tests: proves the primus-tx
 // browser client also speaks to the official server.
 //
-//   node node_server.js <our-library.js> [<plugins JSON>]
+//   node node_server.js <our-library.js> [<plugins JSON> [<transformer>]]
 //
 // Prints "PORT <n>"; serves / (a page loading /ours.js, our client),
 // /control/sparks, /control/end?reconnect=1, and echoes every message.
@@ -62,7 +62,7 @@ const server = http.createServer((req, res) => {
 
 const plugins = JSON.parse(process.argv[3] || '{}');
 const answers = [];
-const primus = new Primus(server, { pingInterval: 300 });
+const primus = new Primus(server, { pingInterval: 300, transformer: process.argv[4] || 'websockets' });
 Object.keys(plugins).forEach((name) => primus.plugin(name, require(plugins[name])));
 primus.on('connection', (spark) => {
   if (!Object.keys(plugins).length) {

@@ -24,15 +24,19 @@ HERE = Path(__file__).parent
 JS_PEERS = HERE.parent / "js"
 
 
-def start_node_server(tmp_path: Path, plugins: Any = None) -> Iterator[str]:
+def start_node_server(
+    tmp_path: Path, plugins: Any = None, transformer: str = "websockets"
+) -> Iterator[str]:
     node = require_tool("node")
     library = tmp_path / "primus.js"
     # Compiled as a primus-tx server pinging every 0.3 s would compile it
     # (with our halves of the plugins, when the Node server has npm ones).
     ours = ",".join(plugins) if plugins else None
-    Primus(None, reactor=Clock(), ping_interval=0.3, plugin=ours).save(str(library))
+    Primus(
+        None, reactor=Clock(), ping_interval=0.3, plugin=ours, transformer=transformer
+    ).save(str(library))
     process = subprocess.Popen(
-        [node, str(HERE / "node_server.js"), str(library), json.dumps(plugins or {})],
+        [node, str(HERE / "node_server.js"), str(library), json.dumps(plugins or {}), transformer],
         cwd=str(JS_PEERS),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -182,3 +186,46 @@ def test_our_emit_half_against_npm_primus_emit(node_emit_server: str, page_facto
     page.evaluate("() => p.emit('ping-emit', {n: 7})")
     page.wait_for_function("() => seen.length > 0")
     assert page.evaluate("() => seen") == [{"n": 7}]
+
+
+@pytest.mark.parametrize("long_polling", [False, True])
+def test_our_browserchannel_transport_against_node_primus(
+    tmp_path: Path, page_factory: Any, long_polling: bool
+) -> None:
+    """
+    Our browser library built for ``browserchannel`` against a Node Primus
+    server running the npm ``browserchannel`` server: echoes, Node's
+    heartbeat, ``id``, a server-asked reconnect and a server end, streaming
+    and long-polling.
+    """
+    for base in start_node_server(tmp_path, transformer="browserchannel"):
+        page = page_factory(base)
+        flag = "true" if long_polling else "false"
+        page.evaluate(
+            "() => { window.primus = new Primus({reconnect: {min: 50},"
+            f" transport: {{longPolling: {flag}}}}});"
+            " window.log = record(window.primus);"
+            " window.pongs = 0; window.primus.on('outgoing::pong', () => window.pongs++); }"
+        )
+        page.wait_for_function("() => window.log.includes('open')")
+        spark_id = page.evaluate("() => new Promise((resolve) => window.primus.id(resolve))")
+        assert control(base, "sparks") == [spark_id]
+        page.evaluate(
+            "() => ['a\\u2028b \\u00e9\\ud83d\\ude00', 0, {x: [1, null]}, 'y'.repeat(20000)]"
+            ".forEach((v) => window.primus.write(v))"
+        )
+        page.wait_for_function("() => window.log.filter((e) => e.startsWith('data:')).length === 4")
+        page.wait_for_function("() => window.pongs >= 3")
+        assert control(base, "sparks") == [spark_id]
+        control(base, "end?reconnect=1")
+        page.wait_for_function("() => window.log.filter((e) => e === 'open').length === 2")
+        control(base, "end")
+        page.wait_for_function("() => window.log.includes('end')")
+        log = page.evaluate("() => window.log.slice()")
+        assert [e for e in log if e.startswith("data:")][:3] == [
+            'data:"a\u2028b \u00e9\U0001f600"',
+            "data:0",
+            'data:{"x":[1,null]}',
+        ]
+        assert "error" not in log
+        assert log[-3:] == ["readyStateChange:end", "close", "end"]
