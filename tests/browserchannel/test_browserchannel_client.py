@@ -106,6 +106,18 @@ async def test_client_end_terminates_the_session(reactor: Any, echo: Any) -> Non
 
 
 @pytest_twisted.ensureDeferred
+async def test_end_with_data_delivers_it_first(reactor: Any, echo: Any) -> None:
+    url, primus, sparks = echo
+    socket = await Socket.connect(url + "/primus", transformer="browserchannel", reactor=reactor)
+    received: list[Any] = []
+    sparks[0].on("data", received.append)
+    await socket.end({"last": "words"})
+    while primus._server.sessions:
+        await settle(reactor)
+    assert received == [{"last": "words"}]
+
+
+@pytest_twisted.ensureDeferred
 async def test_reconnects_after_a_server_side_reconnect_end(reactor: Any, echo: Any) -> None:
     url, primus, sparks = echo
     socket = await Socket.connect(url + "/primus", transformer="browserchannel", reactor=reactor,

@@ -76,6 +76,7 @@ class BrowserChannelClientTransport(HTTPClientBase):
         self._outbox: list[str] = []
         self._sent_maps = 0
         self._posting = False
+        self._drained: Optional[Deferred[None]] = None
         self._aid = -1
         self._rid = random.randrange(100000)
         self._buffer = ""
@@ -111,6 +112,29 @@ class BrowserChannelClientTransport(HTTPClientBase):
             return succeed(None)
         self._closed = True
         self._cancel_timeout()
+        if self._opened and not self._reported and (self._outbox or self._posting):
+            # ``end(data)`` writes just before closing: deliver what is
+            # still to be posted first (for a few seconds at most), then
+            # say goodbye.  The handler hears nothing more meanwhile.
+            drained: Deferred[None] = Deferred()
+            self._drained = drained
+            give_up = self._reactor.callLater(5, self._finish_draining)
+
+            def goodbye(_: Any) -> Deferred[None]:
+                if give_up.active():
+                    give_up.cancel()
+                return self._goodbye()
+
+            self._post()
+            return drained.addCallback(goodbye)
+        return self._goodbye()
+
+    def _finish_draining(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None:
+            drained.callback(None)
+
+    def _goodbye(self) -> Deferred[None]:
         self._cancel_pending()
         if self.id is None or self._reported:
             return self._pool.closeCachedConnections()
@@ -218,7 +242,11 @@ class BrowserChannelClientTransport(HTTPClientBase):
     # -- the forward channel --------------------------------------------------------------
 
     def _post(self) -> None:
-        if self._posting or not self._outbox or not self._opened or self._closed or self._reported:
+        if self._posting or not self._opened or self._reported:
+            return
+        if not self._outbox or (self._closed and self._drained is None):
+            if self._drained is not None and not self._outbox:
+                self._finish_draining()
             return
         batch, self._outbox = self._outbox[:MAX_MAPS], self._outbox[MAX_MAPS:]
         ofs, self._sent_maps = self._sent_maps, self._sent_maps + len(batch)
@@ -247,6 +275,7 @@ class BrowserChannelClientTransport(HTTPClientBase):
 
     def _fail(self, failure: Failure) -> None:
         if self._closed or self._reported:
+            self._finish_draining()
             return
         if self._opened and not failure.check(ConnectionFailed):
             # The network dropped an open session (the server went away):
