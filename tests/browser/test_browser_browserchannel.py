@@ -65,6 +65,18 @@ def events(page: Any) -> list[str]:
     return page.evaluate("() => window.log.slice()")
 
 
+def saw_terminate(page: Any, traffic: Traffic) -> bool:
+    """
+    Whether the page said goodbye (``TYPE=terminate``); Playwright reports
+    requests only as the page yields to it, so let it for a while.
+    """
+    for _ in range(100):
+        if any(kind == "terminate" for _, kind, _, _ in traffic.binds):
+            return True
+        page.wait_for_timeout(50)
+    return False
+
+
 def with_polling(long_polling: bool, more: str = "") -> str:
     options = [f"transport: {{longPolling: {'true' if long_polling else 'false'}}}"]
     if more:
@@ -103,7 +115,7 @@ def test_echo_both_back_channels(server_factory: Any, page_factory: Any, long_po
     page.evaluate("() => window.primus.end()")
     _until(lambda: server.control("sparks") == [])
     assert events(page)[-3:] == ["readyStateChange:end", "close", "end"]
-    assert any(kind == "terminate" for _, kind, _, _ in traffic.binds)
+    assert saw_terminate(page, traffic)
 
 
 def test_writes_before_open_are_buffered(server_factory: Any, page_factory: Any) -> None:
@@ -118,6 +130,16 @@ def test_writes_before_open_are_buffered(server_factory: Any, page_factory: Any)
     # Request ids count up from the bind POST's.
     rids = [int(rid) for method, kind, _, rid in traffic.binds if method == "POST"]
     assert rids == list(range(rids[0], rids[0] + len(rids)))
+
+
+def test_end_with_data_delivers_it_first(server_factory: Any, page_factory: Any) -> None:
+    server = server_factory(*SERVER)
+    page, traffic = open_page(page_factory, server, "{}")
+    page.wait_for_function(OPENED)
+    page.evaluate("() => window.primus.end({last: 'words'})")
+    server.wait_for(lambda stats: stats["received"] == [{"last": "words"}])
+    _until(lambda: server.control("sparks") == [])
+    assert saw_terminate(page, traffic)
 
 
 @pytest.mark.parametrize("long_polling", [False, True])
