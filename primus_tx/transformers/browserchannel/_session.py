@@ -221,9 +221,8 @@ class Session:
         """
         unsent = self._last_id - self._last_sent
         sent = self._arrays[: len(self._arrays) - unsent] if unsent else self._arrays
-        outstanding = (
-            utf16_length("[" + ",".join(payload for _, payload in sent) + "]") if sent else 0
-        )
+        # The length of the JSON list of their payloads, without building it.
+        outstanding = 1 + sum(utf16_length(payload) + 1 for _, payload in sent) if sent else 0
         return [1 if self.back_channel is not None else 0, self._last_sent, outstanding]
 
     def flush(self) -> None:
