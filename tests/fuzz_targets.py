@@ -127,7 +127,32 @@ def sockjs_payload(data: bytes) -> None:
         pass
 
 
-_TRANSFORMERS = ("websockets", "engine.io", "sockjs")
+def browserchannel_forward(data: bytes) -> None:
+    """
+    A BrowserChannel forward-channel body, as a form and as JSON.
+    """
+    from primus_tx.transformers.browserchannel._wire import BadData, parse_forward
+
+    for kind in (None, b"application/json"):
+        try:
+            parse_forward(data, kind)
+        except BadData:
+            pass
+
+
+def browserchannel_chunks(data: bytes) -> None:
+    """
+    What a BrowserChannel back channel delivers, as the Python client reads it.
+    """
+    from primus_tx.transformers.browserchannel._wire import parse_chunks
+
+    try:
+        parse_chunks(_text(data))
+    except ValueError:
+        pass
+
+
+_TRANSFORMERS = ("websockets", "engine.io", "sockjs", "browserchannel")
 
 
 def http_request(data: bytes) -> None:
@@ -137,7 +162,7 @@ def http_request(data: bytes) -> None:
     split into two reads): no exception escapes the channel and nothing is
     logged as a failure.
     """
-    transformer = _TRANSFORMERS[data[0] % 3] if data else "websockets"
+    transformer = _TRANSFORMERS[data[0] % len(_TRANSFORMERS)] if data else "websockets"
     split = data[1] if len(data) > 1 else 0
     body = data[2:]
     from primus_tx import Primus
@@ -174,9 +199,14 @@ def http_under_pathname(data: bytes) -> None:
         b"POST /primus/000/s1/xhr_send",
         b"GET /primus/websocket",
         b"OPTIONS /primus",
+        b"POST /primus/bind?VER=8&RID=1",
+        b"GET /primus/test?VER=8&MODE=init",
     )
     choice = data[0] if data else 0
-    http_request(bytes((choice % 3, data[1] if len(data) > 1 else 0)) + prefixes[choice % len(prefixes)] + data[2:])
+    transformer = 3 if choice % len(prefixes) >= 6 else choice % 3
+    http_request(
+        bytes((transformer, data[1] if len(data) > 1 else 0)) + prefixes[choice % len(prefixes)] + data[2:]
+    )
 
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
@@ -186,6 +216,8 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "engineio_packet": engineio_packet,
     "engineio_payload": engineio_payload,
     "sockjs_payload": sockjs_payload,
+    "browserchannel_forward": browserchannel_forward,
+    "browserchannel_chunks": browserchannel_chunks,
     "http_request": http_request,
     "http_under_pathname": http_under_pathname,
 }

@@ -186,3 +186,41 @@ def test_sockjs_polling_a_client_that_never_polls_is_ended():
     primus.destroy()
     clock.advance(60)
     assert primus._server is None or primus._server.sessions == {}
+
+
+def test_browserchannel_a_client_that_never_acknowledges_is_ended():
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    from primus_tx import Primus
+
+    clock = Clock()
+    site = Site(Resource(), reactor=clock)
+    primus = Primus(site, reactor=clock, transformer="browserchannel", ping_interval=0, max_buffered=CAP)
+    clock.advance(0)
+    events = _slow_events(primus)
+    sparks: list[Any] = []
+    primus.on("connection", sparks.append)
+    transport = StringTransport()
+    channel = site.buildProtocol(None)
+    channel.makeConnection(transport)
+    body = b"count=0"
+    channel.dataReceived(
+        b"POST /primus/bind?VER=8&RID=1 HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n" + body
+    )
+    assert b'"c"' in transport.value()
+    spark = sparks[0]
+    session = primus._server.sessions[spark.id]
+    # what is sent stays buffered until acknowledged (AID), which never comes
+    for _ in range(500):
+        if spark.ready_state != spark.OPEN:
+            break
+        spark.write(KB)
+        assert session.bufferedAmount() <= CAP
+    assert spark.ready_state == spark.CLOSED and len(events) == 1
+    primus.destroy()
+    clock.advance(60)
+    assert primus._server is None or primus._server.sessions == {}
