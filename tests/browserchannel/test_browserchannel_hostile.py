@@ -91,6 +91,20 @@ async def test_bad_sids_runaway_rids_and_oversize_bodies(reactor: Any) -> None:
         client, sid = await bind(h)
         refused = await answer(h, http("POST", "/primus/bind?VER=8&SID=nope&RID=11", b"count=0"))
         assert refused.status_code() == 400 and b"Unknown SID" in refused.body()
+        # the site guard answers an unknown session before its body comes
+        unread = await answer(
+            h,
+            b"POST /primus/bind?VER=8&SID=nope&RID=11 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 5000\r\n\r\n",
+        )
+        assert unread.status_code() == 400 and b"Unknown SID" in unread.body()
+        # and a body past the limit before it is read
+        huge = await answer(
+            h,
+            f"POST /primus/bind?VER=8&SID={sid}&RID=11 HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {server.max_body + 1}\r\n\r\n".encode(),
+        )
+        assert huge.status_code() == 413
         far = await answer(h, http("POST", f"/primus/bind?VER=8&SID={sid}&RID=99999", b"count=1&ofs=0&req0__S=1"))
         assert far.status_code() == 400
         big = b"count=1&ofs=0&req0__S=" + b"x" * (server.max_body + 10)
