@@ -188,3 +188,42 @@ async def _settle(reactor: Any) -> None:
     from twisted.internet.task import deferLater
 
     await deferLater(reactor, 0.02, lambda: None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_bcsocket_long_polls_behind_a_buffering_proxy(
+    reactor: Any, server: Any, monkeypatch: Any
+) -> None:
+    """
+    When the test channel's two phases arrive together (what a buffering
+    proxy does; here the server's cap on waiting test channels is set to
+    none), Closure's client long-polls (``CI=1``): every echo still comes
+    back, in order.
+    """
+    from primus_tx.transformers.browserchannel import _session
+    from primus_tx.transformers.browserchannel import server as bc_server
+
+    monkeypatch.setattr(bc_server, "MAX_TEST_CHANNELS", 0)
+    kinds: list[bool] = []
+    attach = _session.Session.set_back_channel
+
+    def recording(self: Any, request: Any, streaming: bool) -> None:
+        kinds.append(streaming)
+        attach(self, request, streaming)
+
+    monkeypatch.setattr(_session.Session, "set_back_channel", recording)
+    base, primus, events = server
+    # Messages the server writes later than the bind's answer need a back
+    # channel: three, a little apart.
+    primus.on(
+        "connection",
+        lambda spark: [reactor.callLater(0.2 * n, spark.write, f"later {n}") for n in (1, 2, 3)],
+    )
+    encoded = [json.dumps(message) for message in MESSAGES]
+    result = await bcsocket(reactor, base + "/primus", {"expect": len(MESSAGES) + 3}, encoded)
+    received = [json.loads(r) for r in result["received"]]
+    assert received[: len(MESSAGES)] == MESSAGES
+    assert received[len(MESSAGES) :] == ["later 1", "later 2", "later 3"]
+    # the bind POST's own answer, then long polls only
+    assert kinds[0] is False and len(kinds) > 2 and not any(kinds)
+    assert not primus._server.sessions

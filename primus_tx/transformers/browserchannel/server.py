@@ -197,8 +197,8 @@ class BrowserChannelServer:
             return answer(request, 200, b"[null,null]")
         request.setResponseCode(200)
         if self._closed or len(self._tests) >= MAX_TEST_CHANNELS:
-            request.write(b"11111")
-            request.write(b"2")
+            # Both phases in one piece, as a buffering proxy delivers them.
+            request.write(b"111112")
             request.finish()
             return
         request.write(b"11111")
