@@ -212,7 +212,7 @@ async def test_bcsocket_long_polls_behind_a_buffering_proxy(
         attach(self, request, streaming)
 
     monkeypatch.setattr(_session.Session, "set_back_channel", recording)
-    base, primus, events = server
+    base, primus, _ = server
     # Messages the server writes later than the bind's answer need a back
     # channel: three, a little apart.
     primus.on(

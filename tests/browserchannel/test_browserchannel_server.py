@@ -415,6 +415,25 @@ def test_paused_reading_holds_forward_answers() -> None:
     assert_nothing_left(primus, server, clock)
 
 
+@pytest.mark.parametrize("parser", ["msgpack", "binary"])
+def test_binary_parsers_are_refused(parser: str) -> None:
+    """
+    Forward maps are URL-encoded text and back-channel arrays JSON text:
+    a binary parser's messages could not travel, so neither the server nor
+    the Python client is built.
+    """
+    from primus_tx.client import Socket
+
+    with pytest.raises(PrimusError, match="carries text only"):
+        Primus(None, transformer="browserchannel", parser=parser)
+    with pytest.raises(PrimusError, match="carries text only"):
+        Primus.create_socket(transformer="browserchannel", parser=parser)
+    with pytest.raises(PrimusError, match="carries text only"):
+        Socket("http://127.0.0.1:1/primus", transformer="browserchannel", parser=parser, manual=True)
+    # text parsers are fine
+    Primus(None, transformer="browserchannel", parser="ejson", reactor=Clock()).destroy()
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(PrimusError):
         Primus(None, transformer="browserchannel", transport={"hostPrefixes": ["a"]})
