@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "compression": False,
     "authorization": None,
     "plugin": None,
+    # The cluster plugin's settings (primus_tx.cluster); unused without it.
+    "cluster": None,
     "global_name": "Primus",
     "id_generator": None,
     "transport": None,

@@ -74,6 +74,10 @@ class Primus(EventEmitter):
 
     log = Logger()
 
+    #: The cluster plugin's state when it is added (see :doc:`/scaling`):
+    #: broadcasts are then also published to the other nodes.
+    _cluster: Any = None
+
     def __init__(self, site: Any = None, **options: Any) -> None:
         self.options = check_options(options)
         reactor = self.options.pop("reactor")
@@ -377,7 +381,8 @@ class Primus(EventEmitter):
         for all sparks; with them each spark's transforms run as for
         ``spark.write``.
         """
-        self._write_all(list(self.connections.values()), data)
+        # With the cluster plugin the other nodes get the broadcast too.
+        self._write_all(list(self.connections.values()), data, self._cluster)
         return self
 
     def write_to(self, sparks: Iterable[Spark], data: Any) -> int:
@@ -390,10 +395,12 @@ class Primus(EventEmitter):
         """
         return self._write_all([s for s in sparks if s.ready_state == Spark.OPEN], data)
 
-    def _write_all(self, sparks: list[Spark], data: Any) -> int:
+    def _write_all(self, sparks: list[Spark], data: Any, cluster: Any = None) -> int:
         if self._outgoing:
             for spark in sparks:
                 spark.write(data)
+            if cluster is not None:
+                cluster.publish_data(data)
             return len(sparks)
         try:
             message = self._encode(data)
@@ -404,6 +411,9 @@ class Primus(EventEmitter):
             return 0
         if not message:
             return 0
+        if cluster is not None:
+            # The other nodes get the message as encoded here (once).
+            cluster.publish(message)
         server = self._server
         if server is None:
             return 0

@@ -1,0 +1,593 @@
+# -*- test-case-name: tests.cluster.test_cluster -*-
+"""
+The ``cluster`` plugin: several primus-tx (and Node Primus) nodes behind
+one Redis act as one server.
+
+* ``primus.write(data)`` reaches the sparks of every primus-tx node: the
+  message is encoded once by the writing node, published once on a Redis
+  channel, and every other node frames it once for all its sparks.
+* ``primus.forward.spark(id, msg)``, ``.sparks(ids, msg)`` and
+  ``.broadcast(msg)`` write to sparks wherever they are, with
+  metroplex + omega-supreme's semantics and answers (``{"ok": True,
+  "send": N}``): the spark registry in Redis says which node holds a spark,
+  and that node's omega-supreme ingress is asked over HTTP, so Node nodes
+  with metroplex and omega-supreme take part.
+* ``primus.cluster.count()`` and ``.servers()`` ask the registry about the
+  whole cluster.
+
+Redis is never on the path of a local operation: a new connection is
+registered without waiting, local sparks are written before anything is
+asked of Redis, and every Redis call is bounded (see
+:mod:`primus_tx.cluster._redis`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Sequence
+
+from twisted.internet.defer import Deferred, fail, gatherResults, succeed
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from primus_tx._errors import PrimusError
+from primus_tx.cluster._omega import ForwardError, OmegaClient, omega_layer, write_local
+from primus_tx.cluster._redis import RedisLink, RedisUnavailable
+from primus_tx.cluster._registry import SCRIPTS, Registry
+
+__all__ = ["OPTIONS", "Cluster", "ClusterPlugin", "Forward", "check_cluster_options", "plugin"]
+
+#: The options of ``cluster={...}`` and their defaults.
+OPTIONS: dict[str, Any] = {
+    "redis": None,
+    "address": None,
+    "password": None,
+    "username": "omega",
+    "method": "PUT",
+    "url": None,
+    "namespace": "metroplex",
+    "channel": None,
+    "interval": 10.0,
+    "timeout": 1.0,
+    "forward_timeout": 3.0,
+    "concurrently": 20,
+    "max_in_flight": 10000,
+    "probe_interval": 1.0,
+}
+
+_ENVELOPE = b"ptx1"
+
+
+def check_cluster_options(options: Any, pathname: str) -> dict[str, Any]:
+    """
+    The cluster options merged over :data:`OPTIONS`.
+
+    :raises PrimusError: for an unknown option, a missing Redis URL, or a
+        missing password (the ingress has no default credentials).
+    """
+    if isinstance(options, str):
+        options = {"redis": options}
+    if not isinstance(options, dict):
+        raise PrimusError("The cluster option must be a dict such as {'redis': 'redis://host:6379/0'}")
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise PrimusError(
+            f"Unknown cluster option(s): {', '.join(unknown)}. Known: {', '.join(sorted(OPTIONS))}"
+        )
+    merged = dict(OPTIONS)
+    merged.update(options)
+    if not merged["redis"] or not isinstance(merged["redis"], str):
+        raise PrimusError("The cluster plugin needs cluster={'redis': 'redis://host:6379/0', ...}")
+    password = merged["password"]
+    if password is None:
+        password = os.environ.get("PRIMUS_CLUSTER_PASSWORD")
+    if not password or not isinstance(password, str):
+        raise PrimusError(
+            "The cluster plugin needs a password of your choosing for its omega-supreme "
+            "ingress (cluster={'password': ...} or PRIMUS_CLUSTER_PASSWORD); "
+            "there is no default"
+        )
+    merged["password"] = password
+    if merged["url"] is None:
+        merged["url"] = "/" + pathname.strip("/") + "/omega/supreme"
+    if merged["channel"] is None:
+        merged["channel"] = merged["namespace"] + ":primus-tx:broadcast"
+    if merged["address"] is not None:
+        merged["address"] = str(merged["address"]).rstrip("/")
+    for name in ("interval", "timeout", "forward_timeout"):
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise PrimusError(f"cluster option {name} must be a number of seconds, not {value!r}")
+    return merged
+
+
+def _address_of_ports(primus: Any) -> Optional[str]:
+    for port in getattr(primus, "_ports", ()):
+        try:
+            host = port.getHost()
+        except Exception:
+            continue
+        ip = getattr(host, "host", None)
+        number = getattr(host, "port", None)
+        if ip and number:
+            if ip in ("0.0.0.0", "::"):
+                import socket
+
+                ip = socket.gethostbyname(socket.gethostname())
+            return f"http://{ip}:{number}"
+    return None
+
+
+def _write_here(primus: Any, ids: Sequence[Any], msg: Any) -> tuple[int, list[Any]]:
+    """
+    Write ``msg`` to those of ``ids`` that are sparks of this node.
+
+    :return: how many were written, and the ids that are not here.
+    """
+    sent = 0
+    remaining = []
+    for id in ids:
+        spark = primus.spark(id) if isinstance(id, str) else None
+        if spark is not None:
+            spark.write(msg)
+            sent += 1
+        else:
+            remaining.append(id)
+    return sent, remaining
+
+
+class Forward:
+    """
+    ``primus.forward``: write to sparks wherever they are.
+
+    Every method writes the local targets at once, then asks the other
+    nodes; the Deferred fires with omega-supreme's result, ``{"ok": True,
+    "send": N}`` (``N`` the sparks written on every node; ``"local": True``
+    when no other node had to be asked), or fails with
+    :class:`~primus_tx.cluster.ForwardError` (a node did not answer well)
+    or :class:`~primus_tx.cluster.RedisUnavailable` (the registry could not
+    be read) within the cluster's timeouts; the error's ``result`` says what
+    was written anyway.
+    """
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+
+    def __call__(self, servers: Any, msg: Any, sparks: Any = "") -> Deferred[dict[str, Any]]:
+        """
+        omega-supreme's ``primus.forward(servers, msg, sparks)``: local
+        delivery first, then a PUT to each listed server.
+        """
+        cluster = self._cluster
+        primus = cluster.primus
+        servers = [s for s in (servers if isinstance(servers, list) else [servers]) if s]
+        sent = 0
+        local = False
+        if isinstance(sparks, list):
+            sent, sparks = _write_here(primus, sparks, msg)
+            local = not sparks
+        elif sparks:
+            spark = primus.spark(sparks)
+            if spark is not None:
+                spark.write(msg)
+                sent, sparks, local = 1, "", True
+        else:
+            sent = write_local(primus, msg, "")
+            local = not servers
+        if local:
+            return succeed({"ok": True, "send": sent, "local": True})
+        if not servers:
+            return fail(ForwardError("No servers provided", {"ok": False, "send": sent, "local": False}))
+        return cluster._put_all([(server, sparks) for server in servers], msg, sent)
+
+    def spark(self, id: str, msg: Any) -> Deferred[dict[str, Any]]:
+        """
+        Write ``msg`` to spark ``id`` on whichever node holds it (``send``
+        is 0 when no node does).
+        """
+        cluster = self._cluster
+        spark = cluster.primus.spark(id)
+        if spark is not None:
+            spark.write(msg)
+            return succeed({"ok": True, "send": 1, "local": True})
+        d = cluster.registry.spark(id)
+
+        def found(address: Optional[str]) -> Any:
+            if address is None or address == cluster.address:
+                return {"ok": True, "send": 0}
+            return cluster._put_all([(address, id)], msg, 0)
+
+        return d.addCallback(found).addErrback(cluster._forward_failed, 0)
+
+    def sparks(self, ids: Sequence[str], msg: Any) -> Deferred[dict[str, Any]]:
+        """
+        Write ``msg`` to each of the sparks ``ids``, wherever they are.
+        """
+        cluster = self._cluster
+        sent, remaining = _write_here(cluster.primus, ids, msg)
+        if not remaining:
+            return succeed({"ok": True, "send": sent, "local": True})
+        d = cluster.registry.sparks(remaining)
+
+        def found(addresses: list[Optional[str]]) -> Any:
+            groups: dict[str, list[str]] = {}
+            for id, address in zip(remaining, addresses):
+                if address is not None and address != cluster.address:
+                    groups.setdefault(address, []).append(id)
+            if not groups:
+                return {"ok": True, "send": sent}
+            return cluster._put_all(list(groups.items()), msg, sent)
+
+        return d.addCallback(found).addErrback(cluster._forward_failed, sent)
+
+    def broadcast(self, msg: Any) -> Deferred[dict[str, Any]]:
+        """
+        Write ``msg`` to every spark of every node (this node's first).
+        """
+        cluster = self._cluster
+        sent = write_local(cluster.primus, msg, "")
+        d = cluster.registry.servers()
+
+        def found(servers: list[str]) -> Any:
+            others = [(s, "") for s in servers if s != cluster.address]
+            if not others:
+                return {"ok": True, "send": sent, "local": True}
+            return cluster._put_all(others, msg, sent)
+
+        return d.addCallback(found).addErrback(cluster._forward_failed, sent)
+
+
+class Cluster:
+    """
+    The cluster state of one Primus server: ``primus.cluster``.
+
+    :ivar node_id: this process's id in broadcast envelopes.
+    :ivar address: the URL peers reach this node's ingress at.
+    :ivar stats: counters: ``published``, ``publish_failed``, ``received``,
+        ``forward_failed``, ``registry_failed``, ``registrations``,
+        ``reaped``.
+    """
+
+    log = Logger()
+
+    def __init__(self, primus: Any, options: dict[str, Any]) -> None:
+        self.primus = primus
+        self.options = options
+        self._reactor = primus.reactor
+        self.node_id = os.urandom(8).hex().encode("ascii")
+        self._address: Optional[str] = options["address"]
+        self._channel = options["channel"].encode("utf-8")
+        self.stats: dict[str, int] = {
+            "published": 0,
+            "publish_failed": 0,
+            "received": 0,
+            "forward_failed": 0,
+            "registry_failed": 0,
+            "registrations": 0,
+            "reaped": 0,
+        }
+        self._dirty = True
+        self._registering = False
+        self._heartbeat: Optional[IDelayedCall] = None
+        self._stopped = False
+        self._outage_reported = False
+        self.commands = RedisLink(
+            options["redis"],
+            self._reactor,
+            timeout=options["timeout"],
+            max_in_flight=options["max_in_flight"],
+            on_ready=self._commands_ready,
+            scripts=SCRIPTS,
+            probe_interval=options["probe_interval"],
+            name="cluster commands",
+        )
+        self.subscriber = RedisLink(
+            options["redis"],
+            self._reactor,
+            timeout=options["timeout"],
+            channels=[options["channel"]],
+            on_message=self._received,
+            probe_interval=options["probe_interval"],
+            name="cluster subscriber",
+        )
+        self.registry = Registry(self.commands, options["namespace"], options["interval"], self._reactor)
+        self.omega = OmegaClient(
+            self._reactor,
+            {
+                "username": options["username"],
+                "password": options["password"],
+                "method": options["method"],
+                "path": options["url"],
+                "concurrently": options["concurrently"],
+                "timeout": options["forward_timeout"],
+            },
+        )
+
+    # -- life -------------------------------------------------------------------
+
+    @property
+    def address(self) -> Optional[str]:
+        """
+        This node's address: the ``address`` option, else
+        ``http://<ip>:<port>`` of the first port Primus listens on.
+        """
+        if self._address is None:
+            self._address = _address_of_ports(self.primus)
+        return self._address
+
+    def start(self) -> None:
+        self.commands.start()
+        self.subscriber.start()
+        self._schedule_heartbeat()
+
+    def stop(self) -> Deferred[None]:
+        """
+        Leave the registry (bounded by the timeout) and close the links.
+        """
+        if self._stopped:
+            return succeed(None)
+        self._stopped = True
+        if self._heartbeat is not None and self._heartbeat.active():
+            self._heartbeat.cancel()
+        self._heartbeat = None
+        address = self.address
+        leaving: Deferred[Any] = (
+            self.registry.unregister(address) if address and self.commands.up else succeed(None)
+        )
+
+        def close(_: Any) -> Deferred[Any]:
+            return gatherResults(
+                [self.commands.stop(), self.subscriber.stop(), self.omega.close()],
+                consumeErrors=True,
+            )
+
+        return leaving.addErrback(lambda _: None).addCallback(close).addCallback(lambda _: None)
+
+    # -- registry ---------------------------------------------------------------
+
+    def _commands_ready(self) -> None:
+        self._outage_reported = False
+        self._dirty = True
+        self._register()
+
+    def _register(self) -> None:
+        address = self.address
+        if address is None or self._registering or self._stopped:
+            return
+        self._registering = True
+        self._dirty = False
+        sparks = list(self.primus.connections)
+
+        def done(_: Any) -> None:
+            self._registering = False
+            self.stats["registrations"] += 1
+
+        def failed(failure: Failure) -> None:
+            self._registering = False
+            self._dirty = True
+            self._registry_failed(failure)
+
+        self.registry.register(address, sparks).addCallbacks(done, failed)
+
+    def _registry_failed(self, failure: Failure) -> None:
+        self.stats["registry_failed"] += 1
+        self._dirty = True
+        self._report(failure)
+
+    def _schedule_heartbeat(self) -> None:
+        period = max(0.05, self.options["interval"] / 3.0)
+        self._heartbeat = self._reactor.callLater(period, self._beat)
+
+    def _beat(self) -> None:
+        self._heartbeat = None
+        if self._stopped:
+            return
+        self._schedule_heartbeat()
+        address = self.address
+        if address is None or not self.commands.up:
+            return
+        if self._dirty:
+            self._register()
+            return
+
+        def beaten(result: tuple[bool, int]) -> None:
+            existed, reaped = result
+            self.stats["reaped"] += reaped
+            if not existed:
+                # Redis lost our registration (an empty restart) or a peer
+                # reaped us while we could not reach Redis: register again.
+                self._dirty = True
+                self._register()
+
+        self.registry.heartbeat(address).addCallbacks(beaten, self._registry_failed)
+
+    def _connected(self, spark: Any) -> None:
+        address = self.address
+        if address is not None and not self._dirty:
+            self.registry.add(address, [spark.id]).addErrback(self._registry_failed)
+
+    def _disconnected(self, spark: Any) -> None:
+        address = self.address
+        if address is not None and not self._dirty:
+            self.registry.remove(address, [spark.id]).addErrback(self._registry_failed)
+
+    # -- broadcast --------------------------------------------------------------
+
+    def publish(self, message: Any) -> None:
+        """
+        Send one encoded broadcast to the other nodes (never waits).
+        """
+        if isinstance(message, str):
+            payload = b"t" + message.encode("utf-8")
+        else:
+            payload = b"b" + bytes(message)
+        envelope = b"%s|%s|%s" % (_ENVELOPE, self.node_id, payload)
+        self.commands.call("PUBLISH", self._channel, envelope).addCallbacks(
+            self._published, self._publish_failed
+        )
+
+    def publish_data(self, data: Any) -> None:
+        """
+        Encode ``data`` with the server's parser and :meth:`publish` it.
+        """
+        try:
+            message = self.primus._encode(data)
+        except Exception:
+            return
+        if message:
+            self.publish(message)
+
+    def _published(self, receivers: Any) -> None:
+        self.stats["published"] += 1
+
+    def _publish_failed(self, failure: Failure) -> None:
+        self.stats["publish_failed"] += 1
+        self._report(failure)
+
+    def _received(self, channel: bytes, envelope: bytes) -> None:
+        parts = envelope.split(b"|", 2)
+        if len(parts) != 3 or parts[0] != _ENVELOPE or parts[1] == self.node_id:
+            return
+        payload = parts[2]
+        message: Any = payload[1:].decode("utf-8") if payload[:1] == b"t" else payload[1:]
+        self.stats["received"] += 1
+        deliver_encoded(self.primus, message)
+
+    # -- forwards ---------------------------------------------------------------
+
+    def _put_all(
+        self, targets: list[tuple[str, Any]], msg: Any, sent: int
+    ) -> Deferred[dict[str, Any]]:
+        calls = [self.omega.put(address, msg, sparks) for address, sparks in targets]
+        d = gatherResults(calls, consumeErrors=True)
+
+        def summed(answers: list[dict[str, Any]]) -> dict[str, Any]:
+            total = sent
+            for answer in answers:
+                value = answer.get("send") or 0
+                total += value if isinstance(value, int) else 0
+            return {"ok": True, "send": total}
+
+        def failed(failure: Failure) -> Failure:
+            error = getattr(failure.value, "subFailure", failure).value
+            if not isinstance(error, ForwardError):
+                error = ForwardError(str(error))
+            error.result = {"ok": False, "send": sent}
+            return Failure(error)
+
+        return d.addCallbacks(summed, failed)  # type: ignore[no-any-return]
+
+    def _forward_failed(self, failure: Failure, sent: int) -> Failure:
+        self.stats["forward_failed"] += 1
+        self._report(failure)
+        error = failure.value
+        if isinstance(error, ForwardError):
+            error.result = {"ok": False, "send": max(sent, error.result.get("send", 0))}
+            return failure
+        wrapped = ForwardError(f"Forwarding failed: {error}", {"ok": False, "send": sent})
+        wrapped.__cause__ = error
+        return Failure(wrapped)
+
+    def _report(self, failure: Failure) -> None:
+        """
+        Log a cross-node failure: every one is counted, and an outage of
+        Redis is logged once (then again after Redis came back).
+        """
+        if failure.check(RedisUnavailable):
+            if self._outage_reported:
+                return
+            self._outage_reported = True
+        self.log.warn(
+            "cluster: {error} (local delivery goes on)",
+            error=failure.getErrorMessage() or failure.type.__name__,
+        )
+
+    # -- queries ----------------------------------------------------------------
+
+    def count(self) -> Deferred[int]:
+        """
+        How many sparks are connected to every node together (from the
+        registry).
+        """
+        return self.registry.count()
+
+    def servers(self) -> Deferred[list[str]]:
+        """
+        The addresses of every registered node, this one included.
+        """
+        return self.registry.servers()
+
+    def locate(self, id: str) -> Deferred[Optional[str]]:
+        """
+        The address of the node holding spark ``id``, or ``None``.
+        """
+        if self.primus.spark(id) is not None:
+            return succeed(self.address)
+        return self.registry.spark(id)
+
+
+def deliver_encoded(primus: Any, message: Any) -> int:
+    """
+    Write an already encoded broadcast to every local spark: framed once
+    for all of them, unless outgoing transforms must see each write.
+
+    :return: how many sparks it was written to.
+    """
+    from primus_tx.spark import Spark
+
+    sparks = [s for s in list(primus.connections.values()) if s.ready_state == Spark.OPEN]
+    if not sparks:
+        return 0
+    if primus._outgoing:
+        try:
+            data = primus.parser.decode(message)
+        except Exception:
+            return 0
+        for spark in sparks:
+            spark.write(data)
+        return len(sparks)
+    prepared = primus._server.prepare(message)
+    for spark in sparks:
+        spark._connection.sendPrepared(prepared)
+    return len(sparks)
+
+
+class ClusterPlugin:
+    """
+    The ``cluster`` plugin (see :doc:`/scaling`): add it with
+    ``Primus(site, plugin="cluster", cluster={"redis": ..., "password": ...})``
+    or ``primus.plugin("cluster", plugin)``.
+    """
+
+    name = "cluster"
+    client = None
+    library = None
+
+    def server(self, primus: Any, options: dict[str, Any]) -> None:
+        settings = check_cluster_options(options.get("cluster"), primus.pathname)
+        if getattr(primus, "_cluster", None) is not None:
+            raise PrimusError("The cluster plugin is already added to this server")
+        cluster = Cluster(primus, settings)
+        primus.cluster = cluster
+        primus.forward = Forward(cluster)
+        primus.use(
+            "omega-supreme",
+            omega_layer,
+            {
+                "username": settings["username"],
+                "password": settings["password"],
+                "method": settings["method"],
+                "url": settings["url"],
+            },
+            primus.index_of_layer("authorization"),
+        )
+        primus.on("connection", cluster._connected)
+        primus.on("disconnection", cluster._disconnected)
+        primus.on("close", lambda *_: cluster.stop())
+        primus._cluster = cluster
+        cluster.start()
+
+
+#: The plugin object (``plugin={"cluster": plugin}``).
+plugin = ClusterPlugin()
