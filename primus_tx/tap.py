@@ -130,7 +130,14 @@ class Options(usage.Options):
          "The same, from one client address (0: no cap).", _bytes],
         ["app", None, None, "module:callable called with the Primus server (your application)."],
         ["static", None, None, "A directory of your own files to serve at /."],
-    ]
+        ["redis", None, None,
+         "Scale out: a Redis URL (redis://host:6379/0) shared by every node (the cluster plugin)."],
+        ["cluster-address", None, None,
+         "With --redis: the URL other nodes reach this one at [default: from the first --listen]."],
+        ["cluster-password-file", None, None,
+         "With --redis: a file holding the omega-supreme ingress password "
+         "[default: $PRIMUS_CLUSTER_PASSWORD]."],
+    ]  # fmt: skip
 
     optFlags = [
         ["compression", None, "Accept permessage-deflate compression from clients."],
@@ -142,6 +149,7 @@ class Options(usage.Options):
         super().__init__()
         self["listen"] = []
         self["plugin"] = []
+        self["cluster"] = None
         self["app_callable"] = None
 
     def opt_plugin(self, names: str) -> None:
@@ -208,6 +216,43 @@ class Options(usage.Options):
             raise usage.UsageError(f"--static {self['static']}: not a directory")
         if self["app"] is not None:
             self["app_callable"] = _load_app(self["app"])
+        self["cluster"] = self._cluster() if self["redis"] else None
+
+    def _cluster(self) -> dict[str, Any]:
+        """
+        The cluster plugin's settings from ``--redis`` and friends.
+        """
+        try:
+            import txredisapi  # noqa: F401
+        except ImportError:
+            raise usage.UsageError(
+                "--redis needs the cluster extra: pip install 'primus-tx[cluster]'"
+            ) from None
+        from primus_tx._errors import PrimusError
+        from primus_tx.cluster._redis import parse_redis_url
+
+        try:
+            parse_redis_url(self["redis"])
+        except PrimusError as error:
+            raise usage.UsageError(f"--redis: {error}") from None
+        password = os.environ.get("PRIMUS_CLUSTER_PASSWORD")
+        if self["cluster-password-file"] is not None:
+            try:
+                with open(self["cluster-password-file"], encoding="utf-8") as handle:
+                    password = handle.read().strip()
+            except OSError as error:
+                raise usage.UsageError(f"--cluster-password-file: {error}") from None
+        if not password:
+            raise usage.UsageError(
+                "--redis needs a password of your choosing for the omega-supreme ingress: "
+                "set PRIMUS_CLUSTER_PASSWORD or give --cluster-password-file (there is no default)"
+            )
+        address = self["cluster-address"] or _address_of_listen(self["listen"][0])
+        if address is None:
+            raise usage.UsageError(
+                "--redis: cannot tell this node's address from --listen; give --cluster-address"
+            )
+        return {"redis": self["redis"], "password": password, "address": address}
 
     def _check_endpoints(self) -> None:
         """
@@ -223,6 +268,34 @@ class Options(usage.Options):
                 serverFromString(reactor, description)
             except Exception as error:
                 raise usage.UsageError(f"--listen {description}: {error}") from None
+
+
+def _address_of_listen(description: str) -> Optional[str]:
+    """
+    ``http[s]://<interface>:<port>`` for a ``tcp:`` or ``ssl:`` endpoint
+    with a fixed port (this host's address when it listens on every
+    interface), else ``None``.
+    """
+    kind, _, rest = description.partition(":")
+    if kind not in ("tcp", "ssl"):
+        return None
+    fields = rest.split(":")
+    port = fields[0]
+    if port.startswith("port="):
+        port = port[5:]
+    if not port.isdigit() or port == "0":
+        return None
+    interface = ""
+    for field in fields[1:]:
+        if field.startswith("interface="):
+            interface = field[len("interface="):]
+    if interface in ("", "0.0.0.0", "::"):
+        import socket
+
+        interface = socket.gethostbyname(socket.gethostname())
+    if ":" in interface:
+        interface = f"[{interface}]"
+    return f"{'https' if kind == 'ssl' else 'http'}://{interface}:{port}"
 
 
 class PrimusService(Service):
@@ -376,8 +449,14 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         "max_pending": options["max-pending"],
         "max_pending_per_address": options["max-pending-per-address"],
     }
-    if options.get("plugin"):
-        primus_options["plugin"] = list(options["plugin"])
+    plugins = list(options.get("plugin") or [])
+    if options.get("cluster"):
+        # --redis: the cluster plugin (found by name) with its settings.
+        if "cluster" not in plugins:
+            plugins.append("cluster")
+        primus_options["cluster"] = dict(options["cluster"])
+    if plugins:
+        primus_options["plugin"] = plugins
 
     parent = MultiService()
     parent.setName("primus-tx")
