@@ -102,3 +102,28 @@ async def test_outage_then_recovery(reactor: Any, redis_server: Any, outage: str
         if redis_server.frozen:
             redis_server.thaw()
         await shut(clients, a, b)
+
+
+@pytest_twisted.ensureDeferred
+async def test_nothing_queues_while_redis_is_frozen(reactor: Any, redis_server: Any) -> None:
+    node = await start_node(reactor, redis_server.url, max_in_flight=50, timeout=1.0)
+    client = await Client.connect(reactor, node)
+    try:
+        redis_server.freeze()
+        highest = 0
+        for seq in range(1000):
+            node.write(seq)
+            highest = max(highest, node.cluster.commands.in_flight)
+        # Never more than the cap waits; the rest was refused at once,
+        # counted, and local delivery was complete.
+        assert highest <= 50
+        assert node.cluster.commands.overloaded >= 950
+        await until(reactor, lambda: client.received == list(range(1000)), timeout=10)
+        await until(reactor, lambda: node.cluster.stats["publish_failed"] >= 950, timeout=5)
+        redis_server.thaw()
+        await until(reactor, lambda: node.cluster.commands.in_flight == 0, timeout=10)
+        await until(reactor, lambda: node.cluster.commands.up, timeout=10)
+    finally:
+        if redis_server.frozen:
+            redis_server.thaw()
+        await shut([client], node)
