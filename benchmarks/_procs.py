@@ -51,7 +51,65 @@ SERVERS: dict[str, tuple[list[str], str]] = {
     # the HTTP-only transports: Engine.IO long-polling and BrowserChannel
     "primus-tx-eio-polling": (_PRIMUS_TX + ["--transformer", "engine.io"], "eio-polling"),
     "primus-tx-bc": (_PRIMUS_TX + ["--transformer", "browserchannel"], "bc"),
+    # primus-tx as one node of a cluster (the plugin's cost on one node, S1)
+    "primus-tx-cluster": (_PRIMUS_TX, "primus"),
 }
+
+#: Servers that always run with the run's Redis.
+CLUSTERED = frozenset(("primus-tx-cluster",))
+
+
+class RedisProc:
+    """
+    A private redis-server on a free loopback port, nothing saved.
+    """
+
+    def __init__(self) -> None:
+        import socket
+        import tempfile
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ping = subprocess.run(
+                ["redis-cli", "-p", str(self.port), "PING"], capture_output=True, timeout=5
+            )
+            if ping.stdout.strip() == b"PONG":
+                break
+            time.sleep(0.05)
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_redis: list[RedisProc] = []
+
+
+def shared_redis() -> str:
+    """
+    The URL of the run's redis-server, started on first use and killed when
+    the runner exits.
+    """
+    if not _redis:
+        import atexit
+
+        _redis.append(RedisProc())
+        atexit.register(_redis[0].stop)
+    return _redis[0].url
 
 
 def node_available() -> bool:
@@ -111,11 +169,14 @@ class Server:
     One server under test in its own process, listening on 127.0.0.1.
     """
 
-    def __init__(self, name: str, ping: float = 30.0) -> None:
+    def __init__(self, name: str, ping: float = 30.0, redis: Optional[str] = None) -> None:
         command, self.proto = SERVERS[name]
         self.name = name
+        if redis is None and name in CLUSTERED:
+            redis = shared_redis()
+        extra = ["--redis", redis] if redis else []
         self.proc = subprocess.Popen(
-            command + ["--port", "0", "--ping", str(ping)],
+            command + ["--port", "0", "--ping", str(ping)] + extra,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,

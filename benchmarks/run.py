@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from benchmarks._procs import HERE, SERVERS, LoadGen, Server, node_available
+from benchmarks._procs import HERE, SERVERS, LoadGen, Server, node_available, shared_redis
 from benchmarks._stats import median, merge, percentile_ms, ratio, slope
 
 SUBJECT = "primus-tx"
@@ -313,6 +313,60 @@ def s6_rooms(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[st
     return rows
 
 
+def s7_cluster(name: str, cfg: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """
+    S7: three processes of one server sharing the run's Redis (primus-tx's
+    cluster plugin, python-socketio's Redis manager), connections spread
+    over them; one broadcast from a client of the first reaches every
+    client of all three: time to the last arrival, the three servers' CPU
+    per delivery.
+    """
+    redis = shared_redis()
+    servers = [Server(name, redis=redis) for _ in range(3)]
+    gens: list[LoadGen] = []
+    try:
+        gens = [LoadGen(server, progress) for server in servers]
+        share = max(1, cfg["s7_conns"] // 3)
+        for gen in gens:
+            gen.call(cmd="connect", n=share, concurrency=200, timeout=300)
+        _settle(1.0)
+        times = []
+        cpu = 0.0
+        delivered = 0
+        for i in range(cfg["s7_repeats"]):
+            before = sum(server.stat.cpu() for server in servers)
+            for gen in gens[1:]:
+                gen.call(cmd="broadcast", id=7000 + i, trigger=False, size=64, wait=30, timeout=60)
+            first = gens[0].call(
+                cmd="broadcast", id=7000 + i, trigger=True, size=64, wait=30, timeout=60
+            )
+            results = [first] + [gen.read(60) for gen in gens[1:]]
+            cpu += sum(server.stat.cpu() for server in servers) - before
+            received = sum(r["received"] for r in results)
+            delivered += received
+            if received == sum(r["expected"] for r in results):
+                last = max(int(r["last_ns"]) for r in results)
+                times.append((last - int(first["sent_ns"])) / 1e6)
+            _settle(0.2)
+        progress(f"cluster broadcast to {3 * share}: {median(times)} ms")
+        for gen in gens:
+            gen.call(cmd="close", timeout=120)
+        return [
+            {
+                "sparks": 3 * share,
+                "last_ms": median(times),
+                "cpu_us_per_delivery": 1e6 * cpu / delivered if delivered else None,
+                "complete": len(times),
+                "repeats": cfg["s7_repeats"],
+            }
+        ]
+    finally:
+        for gen in gens:
+            gen.stop()
+        for server in servers:
+            server.stop()
+
+
 SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]] = {
     "S1": (s1_echo, ("primus-tx", "autobahn", "node-primus", "socketio")),
     "S2": (s2_memory, ("primus-tx", "autobahn", "node-primus", "socketio")),
@@ -320,6 +374,7 @@ SCENARIOS: dict[str, tuple[Callable[..., list[dict[str, Any]]], tuple[str, ...]]
     "S4": (s4_churn, ("primus-tx", "autobahn", "node-primus", "socketio")),
     "S5": (s5_heartbeat, ("primus-tx", "node-primus")),
     "S6": (s6_rooms, ("primus-tx-rooms", "node-primus-rooms", "socketio-rooms")),
+    "S7": (s7_cluster, ("primus-tx", "socketio")),
 }
 
 #: The server the others are compared with, where it is not primus-tx.
@@ -336,7 +391,8 @@ PARSER_SERVERS = ("primus-tx-msgpack", "primus-tx-binary")
 #: opt-in: echo and memory only.
 HTTP_SERVERS = ("primus-tx-eio-polling", "primus-tx-bc")
 OPT_IN: dict[str, tuple[str, ...]] = {s: TRANSFORMER_SERVERS for s in ("S1", "S2", "S3", "S4")}
-OPT_IN["S1"] = TRANSFORMER_SERVERS + PARSER_SERVERS + HTTP_SERVERS
+#: What the cluster plugin costs one node: S1 with ``--servers primus-tx,primus-tx-cluster``.
+OPT_IN["S1"] = TRANSFORMER_SERVERS + PARSER_SERVERS + HTTP_SERVERS + ("primus-tx-cluster",)
 OPT_IN["S2"] = TRANSFORMER_SERVERS + HTTP_SERVERS
 
 
@@ -373,6 +429,8 @@ QUICK: dict[str, Any] = {
     "s6_rooms": 100,
     "s6_repeats_one": 200,
     "s6_repeats_all": 5,
+    "s7_conns": 300,
+    "s7_repeats": 3,
 }
 
 FULL: dict[str, Any] = {
@@ -397,6 +455,8 @@ FULL: dict[str, Any] = {
     "s6_rooms": 100,
     "s6_repeats_one": 400,
     "s6_repeats_all": 20,
+    "s7_conns": 3000,
+    "s7_repeats": 5,
 }
 
 QUICK_SCENARIOS = ("S1",)
@@ -423,6 +483,7 @@ METRICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
         ("last_ms", "deliveries_per_cpu_s", "cpu_us_per_delivery", "complete"),
         ("deliveries_per_cpu_s", "last_ms"),
     ),
+    "S7": (("sparks",), ("last_ms", "cpu_us_per_delivery"), ("last_ms", "cpu_us_per_delivery")),
 }
 
 

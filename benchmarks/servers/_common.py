@@ -58,6 +58,9 @@ def arguments(
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ping", type=float, default=30.0, help="heartbeat interval, seconds")
     parser.add_argument("--backlog", type=int, default=4096)
+    parser.add_argument(
+        "--redis", default=None, help="scale out through this Redis URL (S7 and the S1 cost)"
+    )
     return parser.parse_args()
 
 

@@ -6,7 +6,9 @@ unless ``--transformer`` names another (``engine.io``, ``sockjs``,
 ``browserchannel``) so the transformers and parsers are measured on the same
 application.
 
-A message ``{"broadcast": x}`` is written to every spark instead (S3).
+A message ``{"broadcast": x}`` is written to every spark instead (S3);
+with ``--redis`` the server is one node of a cluster (the cluster plugin)
+and the broadcast reaches every node's sparks (S7).
 
 With ``--rooms`` the ``rooms`` plugin is loaded (S6): ``{"join": room}``
 puts the spark in the room and is answered with ``{"joined": room}``;
@@ -57,13 +59,31 @@ def main() -> None:
 
     site = Site(Resource())
     site.displayTracebacks = False
+    port = reactor.listenTCP(
+        args.port,
+        site,  # type: ignore[arg-type]
+        backlog=args.backlog,
+        interface="127.0.0.1",
+    )
+    number = port.getHost().port  # type: ignore[attr-defined]
+    plugins = (["rooms"] if args.rooms else []) + (["cluster"] if args.redis else [])
+    cluster: dict[str, Any] = {}
+    if args.redis:
+        cluster = {
+            "cluster": {
+                "redis": args.redis,
+                "password": "benchmark",
+                "address": f"http://127.0.0.1:{number}",
+            },
+        }
     primus: Any = Primus(
         site,
         transformer=args.transformer,
         parser=args.parser,
         ping_interval=args.ping,
         reactor=reactor,
-        plugin="rooms" if args.rooms else None,
+        plugin=plugins or None,
+        **cluster,
     )
 
     def connection(spark: Any) -> None:
@@ -86,13 +106,7 @@ def main() -> None:
         spark.on("data", data)
 
     primus.on("connection", connection)
-    port = reactor.listenTCP(
-        args.port,
-        site,  # type: ignore[arg-type]
-        backlog=args.backlog,
-        interface="127.0.0.1",
-    )
-    announce(port.getHost().port)  # type: ignore[attr-defined]
+    announce(number)
     reactor.run()
 
 

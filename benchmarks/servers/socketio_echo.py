@@ -3,7 +3,9 @@ python-socketio on aiohttp, the Python real-time server users compare us
 with: the event ``"message"`` is emitted back to its sender.  Its own
 Engine.IO heartbeat runs with ``ping_interval`` = ``--ping``.
 
-A message ``{"broadcast": x}`` is emitted to everyone instead (S3).
+A message ``{"broadcast": x}`` is emitted to everyone instead (S3); with
+``--redis`` the server is one node of several sharing python-socketio's
+Redis manager, and the broadcast reaches every node's clients (S7).
 
 With ``--rooms`` (S6), python-socketio's own rooms: ``{"join": room}``
 enters the room and is answered with ``{"joined": room}``;
@@ -31,8 +33,10 @@ def main() -> None:
     from aiohttp import web
 
     ping = args.ping if args.ping > 0 else 1e6
+    manager = socketio.AsyncRedisManager(args.redis) if args.redis else None
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
+        client_manager=manager,
         ping_interval=ping,
         ping_timeout=max(ping, 20),
         max_http_buffer_size=10_000_000,
