@@ -48,6 +48,8 @@ OPTIONS: dict[str, Any] = {
     "url": None,
     "namespace": "metroplex",
     "channel": None,
+    "mode": "primus-tx",
+    "prefix": "primus-cluster:",
     "interval": 10.0,
     "timeout": 1.0,
     "forward_timeout": 3.0,
@@ -91,6 +93,12 @@ def check_cluster_options(options: Any, pathname: str) -> dict[str, Any]:
     merged["password"] = password
     if merged["url"] is None:
         merged["url"] = "/" + pathname.strip("/") + "/omega/supreme"
+    if merged["mode"] not in ("primus-tx", "primus-cluster"):
+        raise PrimusError(
+            f"cluster option mode must be 'primus-tx' or 'primus-cluster', not {merged['mode']!r}"
+        )
+    if merged["channel"] is None and merged["mode"] == "primus-cluster":
+        merged["channel"] = merged["prefix"] + "pubsub"
     if merged["channel"] is None:
         merged["channel"] = merged["namespace"] + ":primus-tx:broadcast"
     if merged["address"] is not None:
@@ -258,6 +266,7 @@ class Cluster:
         self.node_id = os.urandom(8).hex().encode("ascii")
         self._address: Optional[str] = options["address"]
         self._channel = options["channel"].encode("utf-8")
+        self._compatible = options["mode"] == "primus-cluster"
         self.stats: dict[str, int] = {
             "published": 0,
             "publish_failed": 0,
@@ -418,11 +427,17 @@ class Cluster:
         """
         Send one encoded broadcast to the other nodes (never waits).
         """
-        if isinstance(message, str):
-            payload = b"t" + message.encode("utf-8")
+        envelope: Optional[bytes]
+        if self._compatible:
+            envelope = self._primus_cluster_envelope(message)
+            if envelope is None:
+                return
         else:
-            payload = b"b" + bytes(message)
-        envelope = b"%s|%s|%s" % (_ENVELOPE, self.node_id, payload)
+            if isinstance(message, str):
+                payload = b"t" + message.encode("utf-8")
+            else:
+                payload = b"b" + bytes(message)
+            envelope = b"%s|%s|%s" % (_ENVELOPE, self.node_id, payload)
         self.commands.call("PUBLISH", self._channel, envelope).addCallbacks(
             self._published, self._publish_failed
         )
@@ -445,7 +460,60 @@ class Cluster:
         self.stats["publish_failed"] += 1
         self._report(failure)
 
+    # primus-cluster 2.0.0's envelope: the Primus parser's encoding of
+    # {"id": node id, "data": [arguments], "type": "primus", "opts":
+    # {"method": "write"}}; Node nodes' ids are random floats, ours a string.
+
+    def _primus_cluster_envelope(self, message: Any) -> Optional[bytes]:
+        primus = self.primus
+        if getattr(primus.parser, "name", None) == "json" and isinstance(message, str):
+            # The JSON text of the message is spliced in, not encoded again.
+            node = self.node_id.decode("ascii")
+            return (
+                f'{{"id":"{node}","data":[{message}],"type":"primus","opts":{{"method":"write"}}}}'
+            ).encode()
+        try:
+            data = primus._decode(message)
+            encoded = primus._encode(
+                {"id": self.node_id.decode("ascii"), "data": [data], "type": "primus",
+                 "opts": {"method": "write"}}
+            )  # fmt: skip
+        except Exception:
+            return None
+        return encoded.encode("utf-8") if isinstance(encoded, str) else bytes(encoded)
+
+    def _received_primus_cluster(self, envelope: bytes) -> None:
+        primus = self.primus
+        try:
+            message = primus._decode(envelope if primus.parser.binary else envelope.decode("utf-8"))
+        except Exception:
+            return
+        if not isinstance(message, dict) or not message.get("type"):
+            return
+        if message.get("id") == self.node_id.decode("ascii"):
+            return
+        opts = message.get("opts")
+        data = message.get("data")
+        if (
+            message["type"] != "primus"
+            or not isinstance(opts, dict)
+            or opts.get("method") != "write"
+            or not isinstance(data, list)
+            or not data
+        ):
+            return
+        self.stats["received"] += 1
+        try:
+            encoded = primus._encode(data[0])
+        except Exception:
+            return
+        if encoded:
+            deliver_encoded(primus, encoded)
+
     def _received(self, channel: bytes, envelope: bytes) -> None:
+        if self._compatible:
+            self._received_primus_cluster(envelope)
+            return
         parts = envelope.split(b"|", 2)
         if len(parts) != 3 or parts[0] != _ENVELOPE or parts[1] == self.node_id:
             return
