@@ -133,7 +133,10 @@ def omega_layer(primus: Any, options: dict[str, Any]) -> Any:
         ):
             return _answer(request, 401, FORBIDDEN)
         try:
-            body = request.content.read() if request.content is not None else b""
+            content = request.content
+            if content is not None:
+                content.seek(0)
+            body = content.read() if content is not None else b""
             data = json.loads(body.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             return _answer(request, 500, INVALID)
