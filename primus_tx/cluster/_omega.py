@@ -36,10 +36,10 @@ from io import BytesIO
 from typing import Any, Optional
 from urllib.parse import urljoin
 
-from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.defer import Deferred, DeferredSemaphore, fail
 from twisted.logger import Logger
 
-from primus_tx.cluster._redis import ClusterError
+from primus_tx.cluster._redis import ClusterError, ClusterOverloaded
 
 __all__ = ["FORBIDDEN", "INVALID", "ForwardError", "OmegaClient", "omega_layer"]
 
@@ -178,7 +178,9 @@ class OmegaClient:
 
     :param options: ``username``, ``password``, ``method``, ``path`` (the
         ingress path, resolved against each peer's address),
-        ``concurrently``, ``timeout`` (seconds per request).
+        ``concurrently``, ``timeout`` (seconds per request), ``max_waiting``
+        (requests allowed to wait for a free slot; past that a forward
+        fails at once instead of queueing).
     """
 
     log = Logger()
@@ -196,6 +198,7 @@ class OmegaClient:
         self._path = options["path"]
         self._timeout = float(options["timeout"])
         self._limit = DeferredSemaphore(max(1, int(options["concurrently"])))
+        self._max_waiting = int(options.get("max_waiting", 10000))
 
     def url(self, address: str) -> str:
         return urljoin(address, self._path)
@@ -207,6 +210,10 @@ class OmegaClient:
         :return: a Deferred firing with the peer's parsed answer, or failing
             with :class:`ForwardError`.
         """
+        if len(self._limit.waiting) >= self._max_waiting:
+            return fail(
+                ClusterOverloaded(f"{len(self._limit.waiting)} forwards are already waiting")
+            )
         return self._limit.run(self._put, address, msg, sparks)
 
     def _put(self, address: str, msg: Any, sparks: Any) -> Deferred[dict[str, Any]]:

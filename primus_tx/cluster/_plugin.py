@@ -310,6 +310,7 @@ class Cluster:
                 "path": options["url"],
                 "concurrently": options["concurrently"],
                 "timeout": options["forward_timeout"],
+                "max_waiting": options["max_in_flight"],
             },
         )
 

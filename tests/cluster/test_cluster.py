@@ -150,3 +150,30 @@ def test_options_are_checked() -> None:
     with pytest.raises(PrimusError, match="Unknown cluster option"):
         Primus(None, plugin="cluster", cluster={"redis": "redis://h", "password": "x", "pasword": 1})
     assert PASSWORD
+
+
+@pytest_twisted.ensureDeferred
+async def test_forwards_to_a_silent_node_are_bounded(reactor: Any, redis_server: Any) -> None:
+    from twisted.internet.protocol import Factory, Protocol
+
+    silent = reactor.listenTCP(0, Factory.forProtocol(Protocol), interface="127.0.0.1")
+    address = f"http://127.0.0.1:{silent.getHost().port}"
+    a = await start_node(
+        reactor, redis_server.url, forward_timeout=1.0, concurrently=1, max_in_flight=2
+    )
+    try:
+        start = reactor.seconds()
+        calls = [a.forward(address, "x", "someone") for _ in range(5)]
+        outcomes = []
+        for call in calls:
+            try:
+                outcomes.append(await call)
+            except ForwardError as error:
+                outcomes.append(str(error))
+        # One in flight, two waiting, two refused at once; none hangs.
+        assert sum("already waiting" in str(o) for o in outcomes) == 2
+        assert all("already waiting" in str(o) or "failed" in str(o) for o in outcomes)
+        assert reactor.seconds() - start < 5
+    finally:
+        await a.destroy()
+        await silent.stopListening()

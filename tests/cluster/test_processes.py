@@ -15,6 +15,8 @@ matches what docs/scaling.rst promises:
   that timed out may still be delivered once Redis runs again).
 * After Redis is back (restarted empty, or thawed), every node registers
   again with all its sparks, and everything is delivered everywhere again.
+* A node killed with SIGKILL is reaped by the others: its sparks leave the
+  registry, and a forward to one of them counts 0.
 """
 
 from __future__ import annotations
@@ -219,6 +221,15 @@ async def test_three_processes_exact_accounting(reactor: Any, redis_server: Any)
         clients[0][0].socket.write({"forward": "hello", "to": target.id})
         await until(reactor, lambda: "hello" in target.received, 10)
         await until(reactor, lambda: {"forwarded": {"ok": True, "send": 1}} in clients[0][0].received)
+
+        # A node that dies (SIGKILL) is reaped by the others within its
+        # interval (10 s) plus one heartbeat; its sparks are then unknown.
+        nodes[2].stop()
+        gone = {c.id for c in clients[2]}
+        await until(reactor, lambda: not (_sparks(redis_server) & gone), 20)
+        assert len(redis_server.cli("SMEMBERS", "metroplex:servers")) == 2
+        clients[0][0].socket.write({"forward": "too late", "to": target.id})
+        await until(reactor, lambda: {"forwarded": {"ok": True, "send": 0}} in clients[0][0].received)
     finally:
         for pair in clients:
             for client in pair:
