@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.cluster.test_omega -*-
+# -*- test-case-name: tests.cluster.test_mixed_fleet -*-
 """
 The omega-supreme 3.0.1 HTTP ingress, and the client side that forwards to
 it.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.cluster.test_registry -*-
+# -*- test-case-name: tests.cluster.test_cluster -*-
 """
 The spark registry, in metroplex 1.0.2's Redis layout, so that Node Primus
 nodes running metroplex and primus-tx nodes find each other's sparks.
