@@ -31,13 +31,18 @@ class RedisServer:
     One redis-server child process.
     """
 
-    def __init__(self, server: str, cli: str, directory: Path) -> None:
+    def __init__(
+        self, server: str, cli: str, directory: Path, extra: tuple[str, ...] = ()
+    ) -> None:
+        self._extra = extra
         self._server = server
         self._cli = cli
         self.directory = directory
         self.port = free_port()
         self.process: Optional[subprocess.Popen[bytes]] = None
         self.frozen = False
+        password = dict(zip(extra[::2], extra[1::2])).get("--requirepass")
+        self._auth: tuple[str, ...] = ("--no-auth-warning", "-a", password) if password else ()
 
     @property
     def url(self) -> str:
@@ -57,6 +62,7 @@ class RedisServer:
                 "--appendonly", "no",
                 "--dir", str(self.directory),
                 "--logfile", str(self.directory / "redis.log"),
+                *self._extra,
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -109,7 +115,7 @@ class RedisServer:
         One command through ``redis-cli`` (bounded: 5 s), as output lines.
         """
         result = subprocess.run(
-            [self._cli, "-h", "127.0.0.1", "-p", str(self.port), "--raw", *args],
+            [self._cli, "-h", "127.0.0.1", "-p", str(self.port), "--raw", *self._auth, *args],
             capture_output=True,
             timeout=5,
             check=True,

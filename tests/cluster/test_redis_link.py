@@ -121,3 +121,31 @@ async def test_frozen_redis_times_calls_out_and_the_probe_notices(
             redis_server.thaw()
         await commands.stop()
         await subscriber.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_password_and_database(reactor: Any, tmp_path: Any) -> None:
+    from tests.cluster.redis_server import RedisServer
+    from tests.nodepeer import _require_tool
+
+    server = RedisServer(
+        _require_tool("redis-server"), _require_tool("redis-cli"), tmp_path,
+        extra=("--requirepass", "s3cret"),
+    )  # fmt: skip
+    server.start()
+    good = RedisLink(f"redis://:s3cret@127.0.0.1:{server.port}/3", reactor, probe_interval=0)
+    bad = RedisLink(f"redis://:wrong@127.0.0.1:{server.port}/3", reactor, probe_interval=0)
+    good.start()
+    bad.start()
+    try:
+        await good.when_up()
+        await good.call("SET", "here", "3")
+        assert server.cli("-n", "3", "GET", "here") == ["3"]
+        assert server.cli("GET", "here") == []
+        # A refused password keeps the link down (and retrying), never up.
+        await until(reactor, lambda: bad.connections == 0 and good.connections == 1, 1)
+        assert isinstance(await failure_of(bad.call("PING")), RedisUnavailable)
+    finally:
+        await good.stop()
+        await bad.stop()
+        server.stop()
