@@ -448,7 +448,7 @@ class Cluster:
         Encode ``data`` with the server's parser and :meth:`publish` it.
         """
         try:
-            message = self.primus._encode(data)
+            message = self.primus.parser.encode(data)
         except Exception:
             return
         if message:
@@ -474,8 +474,8 @@ class Cluster:
                 f'{{"id":"{node}","data":[{message}],"type":"primus","opts":{{"method":"write"}}}}'
             ).encode()
         try:
-            data = primus._decode(message)
-            encoded = primus._encode(
+            data = primus.parser.decode(message)
+            encoded = primus.parser.encode(
                 {"id": self.node_id.decode("ascii"), "data": [data], "type": "primus",
                  "opts": {"method": "write"}}
             )  # fmt: skip
@@ -486,7 +486,7 @@ class Cluster:
     def _received_primus_cluster(self, envelope: bytes) -> None:
         primus = self.primus
         try:
-            message = primus._decode(envelope if primus.parser.binary else envelope.decode("utf-8"))
+            message = primus.parser.decode(envelope if primus.parser.binary else envelope.decode("utf-8"))
         except Exception:
             return
         if not isinstance(message, dict) or not message.get("type"):
@@ -505,7 +505,7 @@ class Cluster:
             return
         self.stats["received"] += 1
         try:
-            encoded = primus._encode(data[0])
+            encoded = primus.parser.encode(data[0])
         except Exception:
             return
         if encoded:
@@ -616,7 +616,10 @@ def deliver_encoded(primus: Any, message: Any) -> int:
         for spark in sparks:
             spark.write(data)
         return len(sparks)
-    prepared = primus._server.prepare(message)
+    server = primus._server
+    if server is None:
+        return 0
+    prepared = server.prepare(message)
     for spark in sparks:
         spark._connection.sendPrepared(prepared)
     return len(sparks)

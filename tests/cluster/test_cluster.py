@@ -34,20 +34,30 @@ async def _two_nodes(reactor: Any, redis_server: Any) -> tuple[Any, Any, list[Cl
 
 @pytest_twisted.ensureDeferred
 async def test_broadcast_reaches_every_node_encoded_once_per_node(
-    reactor: Any, redis_server: Any
+    reactor: Any, redis_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a, b, clients = await _two_nodes(reactor, redis_server)
     try:
         await until(reactor, lambda: a.cluster.subscriber.up and b.cluster.subscriber.up)
-        encoded: list[Any] = []
-        original = b._encode
-        b._encode = lambda data: encoded.append(data) or original(data)  # type: ignore[method-assign]
+        calls = {"a encode": 0, "b encode": 0, "b prepare": 0}
+
+        def counting(name: str, fn: Any) -> Any:
+            def counted(*args: Any) -> Any:
+                calls[name] += 1
+                return fn(*args)
+
+            return counted
+
+        monkeypatch.setattr(a, "_encode", counting("a encode", a._encode))
+        monkeypatch.setattr(b, "_encode", counting("b encode", b._encode))
+        monkeypatch.setattr(b._server, "prepare", counting("b prepare", b._server.prepare))
         for seq in range(20):
             a.write({"seq": seq, "from": "a"})
         expected = [{"seq": seq, "from": "a"} for seq in range(20)]
         await until(reactor, lambda: all(c.received == expected for c in clients))
-        # Node b framed what a published, without encoding it again.
-        assert encoded == []
+        # Node a encoded each broadcast once; node b framed what a
+        # published once for its sparks, without encoding it again.
+        assert calls == {"a encode": 20, "b encode": 0, "b prepare": 20}
         assert a.cluster.stats["published"] == 20 and b.cluster.stats["received"] == 20
         # A node never delivers its own broadcast twice.
         assert a.cluster.stats["received"] == 0
