@@ -137,6 +137,8 @@ class Options(usage.Options):
         ["cluster-password-file", None, None,
          "With --redis: a file holding the omega-supreme ingress password "
          "[default: $PRIMUS_CLUSTER_PASSWORD]."],
+        ["cluster-mode", None, "primus-tx",
+         "With --redis: primus-tx, or primus-cluster for fleets running primus-cluster 2.0.0."],
     ]  # fmt: skip
 
     optFlags = [
@@ -252,7 +254,14 @@ class Options(usage.Options):
             raise usage.UsageError(
                 "--redis: cannot tell this node's address from --listen; give --cluster-address"
             )
-        return {"redis": self["redis"], "password": password, "address": address}
+        if self["cluster-mode"] not in ("primus-tx", "primus-cluster"):
+            raise usage.UsageError(
+                f"--cluster-mode must be primus-tx or primus-cluster, not {self['cluster-mode']!r}"
+            )
+        settings = {"redis": self["redis"], "password": password, "address": address}
+        if self["cluster-mode"] != "primus-tx":
+            settings["mode"] = self["cluster-mode"]
+        return settings
 
     def _check_endpoints(self) -> None:
         """

@@ -152,11 +152,14 @@ async def test_forward_to_a_node_that_does_not_answer(reactor: Any, redis_server
         await a.destroy()
 
 
-def test_options_are_checked() -> None:
+def test_options_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRIMUS_CLUSTER_PASSWORD", raising=False)
     with pytest.raises(PrimusError, match="password"):
         Primus(None, plugin="cluster", cluster={"redis": "redis://127.0.0.1:1/0"})
     with pytest.raises(PrimusError, match="redis"):
         Primus(None, plugin="cluster", cluster={"password": "x"})
+    with pytest.raises(PrimusError, match="mode"):
+        Primus(None, plugin="cluster", cluster={"redis": "redis://h", "password": "x", "mode": "x"})
     with pytest.raises(PrimusError, match="Unknown cluster option"):
         Primus(None, plugin="cluster", cluster={"redis": "redis://h", "password": "x", "pasword": 1})
     assert PASSWORD

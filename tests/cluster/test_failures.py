@@ -127,3 +127,31 @@ async def test_nothing_queues_while_redis_is_frozen(reactor: Any, redis_server: 
         if redis_server.frozen:
             redis_server.thaw()
         await shut([client], node)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_outage_is_counted_always_and_logged_once(
+    reactor: Any, redis_server: Any
+) -> None:
+    from twisted.logger import capturedLogs
+
+    node = await start_node(reactor, redis_server.url)
+    client = await Client.connect(reactor, node)
+    try:
+        with capturedLogs() as events:
+            redis_server.kill()
+            await until(reactor, lambda: not node.cluster.commands.up)
+            for seq in range(5):
+                node.write(seq)
+            for _ in range(3):
+                try:
+                    await node.forward.spark("elsewhere", "x")
+                except ForwardError:
+                    pass
+            assert node.cluster.stats["publish_failed"] == 5
+            assert node.cluster.stats["forward_failed"] == 3
+            warnings = [e for e in events if e.get("log_format", "").startswith("cluster:")]
+            assert len(warnings) == 1
+            assert "unreachable" in warnings[0]["error"]
+    finally:
+        await shut([client], node)

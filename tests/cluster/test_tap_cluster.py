@@ -51,6 +51,17 @@ def test_bad_redis_url_and_unknown_address(monkeypatch: pytest.MonkeyPatch) -> N
         parse("--listen", "unix:/tmp/p.sock", "--redis", "redis://r")
 
 
+def test_cluster_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRIMUS_CLUSTER_PASSWORD", "x")
+    options = parse(
+        "--listen", "tcp:8080:interface=127.0.0.1", "--redis", "redis://r",
+        "--cluster-mode", "primus-cluster",
+    )  # fmt: skip
+    assert options["cluster"]["mode"] == "primus-cluster"
+    with pytest.raises(usage.UsageError, match="--cluster-mode"):
+        parse("--listen", "tcp:8080", "--redis", "redis://r", "--cluster-mode", "socket.io")
+
+
 def test_address_of_listen() -> None:
     assert _address_of_listen("tcp:8080:interface=10.0.0.5") == "http://10.0.0.5:8080"
     assert _address_of_listen("ssl:port=8443:interface=10.0.0.5:privateKey=k") == (
