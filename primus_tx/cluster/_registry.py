@@ -9,8 +9,8 @@ node's address (the URL its peers reach it at):
 =====================  ======  ==============================================
 ``N servers``          SET     the addresses of the live nodes
 ``N A``                STRING  the node's alive key: the time of its last
-                               refresh in milliseconds, expiring after the
-                               node's interval
+                               refresh in milliseconds, expiring soon after
+                               (see :class:`Registry`)
 ``N sparks``           HASH    spark id -> the address of its node
 ``N A:sparks``         SET     the spark ids on that node
 =====================  ======  ==============================================
@@ -131,13 +131,17 @@ class Registry:
 
     :param link: the node's command link (loaded with :data:`SCRIPTS`).
     :param namespace: the key prefix without its ``:`` (``metroplex``).
-    :param interval: seconds the node's alive key lives.
+    :param interval: seconds within which a dead node is reaped: its alive
+        key lives two thirds of it, refreshed every third (one missed
+        refresh is survived), and every node looks for dead peers every
+        third, so a node that dies is gone from the registry at most
+        ``interval`` seconds later.
     """
 
     def __init__(self, link: RedisLink, namespace: str, interval: float, reactor: Any) -> None:
         self._link = link
         self.ns = namespace + ":"
-        self.interval_ms = max(1, int(interval * 1000))
+        self.interval_ms = max(1, int(interval * 1000 * 2 / 3))
         self._reactor = reactor
 
     def _now_ms(self) -> int:
