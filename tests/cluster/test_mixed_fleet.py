@@ -2,7 +2,8 @@
 A mixed fleet on one real Redis: a Node Primus 8 server with metroplex
 1.0.2 and omega-supreme 3.0.1 (npm, pinned in tests/js) beside a primus-tx
 node with the cluster plugin.  Each forwards to the other's sparks, neither
-reaps the other, and both ingresses answer the same requests the same way.
+reaps the other while it lives (and ours reaps the Node node once it dies),
+and both ingresses answer the same requests the same way.
 """
 
 from __future__ import annotations
@@ -107,6 +108,19 @@ async def test_node_and_primus_tx_forward_to_each_other(reactor: Any, redis_serv
         assert tx.cluster.stats["reaped"] == 0
         assert tx.cluster.stats["registrations"] == refreshed
         assert node.named("uncaught") == []
+
+        # The Node process dies without unregistering: once its alive key
+        # (metroplex's 3 s interval) expires, our heartbeat reaps it, and a
+        # broadcast no longer asks it.
+        await node.stop()
+        await until(
+            reactor,
+            lambda: redis_server.cli("SMEMBERS", "metroplex:servers") == [url_of(tx)],
+            timeout=10,
+        )
+        assert tx.cluster.stats["reaped"] == 1
+        assert redis_server.cli("HKEYS", "metroplex:sparks") == [on_tx.id]
+        assert await tx.forward.broadcast("alone") == {"ok": True, "send": 1, "local": True}
     finally:
         await shut(clients, tx)
         await node.stop()
