@@ -327,6 +327,10 @@ class Cluster:
         return self._address
 
     def start(self) -> None:
+        """
+        Connect to Redis (in the background: nothing waits for it) and start
+        the heartbeat that keeps this node registered and reaps dead ones.
+        """
         self.commands.start()
         self.subscriber.start()
         self._schedule_heartbeat()
@@ -637,6 +641,16 @@ class ClusterPlugin:
     library = None
 
     def server(self, primus: Any, options: dict[str, Any]) -> None:
+        """
+        Make ``primus`` one node of the cluster its ``cluster`` option
+        describes: ``primus.cluster``, ``primus.forward``, the
+        ``omega-supreme`` middleware layer (before ``authorization``, so
+        Primus's authorization does not apply to it, as with omega-supreme),
+        and the registry kept up to date from ``connection`` and
+        ``disconnection``; ``close`` leaves the cluster.
+
+        :raises PrimusError: for bad options (see :data:`OPTIONS`).
+        """
         settings = check_cluster_options(options.get("cluster"), primus.pathname)
         if getattr(primus, "_cluster", None) is not None:
             raise PrimusError("The cluster plugin is already added to this server")
