@@ -499,17 +499,22 @@ class Cluster:
             return
         opts = message.get("opts")
         data = message.get("data")
-        if (
-            message["type"] != "primus"
-            or not isinstance(opts, dict)
-            or opts.get("method") != "write"
-            or not isinstance(data, list)
-            or not data
-        ):
+        if message["type"] != "primus" or not isinstance(opts, dict):
+            return
+        if not isinstance(data, list) or not data:
+            return
+        method = opts.get("method")
+        if method == "write":
+            value = data[0]
+        elif method == "send" and isinstance(data[0], str):
+            # primus.send(event, ...args) of the emitter plugin: every node
+            # builds primus-emitter's event packet itself.
+            value = {"type": 0, "data": data}
+        else:
             return
         self.stats["received"] += 1
         try:
-            encoded = primus.parser.encode(data[0])
+            encoded = primus.parser.encode(value)
         except Exception:
             return
         if encoded:

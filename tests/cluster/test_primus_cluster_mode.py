@@ -70,6 +70,23 @@ async def test_broadcasts_cross_with_node_primus_cluster(reactor: Any, redis_ser
         assert isinstance(json.loads(seen[1])["id"], float)
         assert on_tx.received == [{"from": "tx", "n": [1, "é"]}, "from node"]
         assert tx.cluster.stats["received"] == 1
+
+        # An emitter broadcast from a Node node (primus-cluster publishes
+        # its primus.send arguments): our sparks get primus-emitter's event
+        # packet.  Messages of other types and methods are left alone.
+        for envelope in (
+            {"id": 0.5, "data": ["news", 1, {"a": 2}], "type": "primus", "opts": {"method": "send"}},
+            {"id": 0.5, "data": ["x"], "type": "room", "opts": {"method": "write", "rooms": ["r"]}},
+            {"id": 0.5, "data": ["x"], "type": "primus", "opts": {"method": "other"}},
+            {"id": tx.cluster.node_id.decode(), "data": ["mine"], "type": "primus",
+             "opts": {"method": "write"}},
+            {"data": ["untyped"]},
+        ):  # fmt: skip
+            redis_server.cli("PUBLISH", "primus-cluster:pubsub", json.dumps(envelope))
+        redis_server.cli("PUBLISH", "primus-cluster:pubsub", "not json")
+        node.send({"op": "broadcast", "data": "last"})
+        await until(reactor, lambda: on_tx.received[-1:] == ["last"])
+        assert on_tx.received[2:] == [{"type": 0, "data": ["news", 1, {"a": 2}]}, "last"]
     finally:
         await spy.stop()
         await shut(clients, tx)
