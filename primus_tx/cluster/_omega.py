@@ -260,10 +260,8 @@ class OmegaClient:
         def failed(failure: Any) -> Any:
             if failure.check(ForwardError):
                 return failure
-            raise ForwardError(
-                f"Forwarding to {url} failed: {failure.getErrorMessage() or failure.type.__name__}",
-                url=url,
-            )
+            reason = failure.getErrorMessage() or getattr(failure.type, "__name__", "error")
+            raise ForwardError(f"Forwarding to {url} failed: {reason}", url=url)
 
         d.addCallback(answered)
         d.addTimeout(self._timeout, self._reactor)
@@ -272,4 +270,4 @@ class OmegaClient:
         return d
 
     def close(self) -> Deferred[Any]:
-        return self._pool.closeCachedConnections()  # type: ignore[no-any-return]
+        return self._pool.closeCachedConnections()

@@ -554,7 +554,7 @@ class Cluster:
             error.result = {"ok": False, "send": sent}
             return Failure(error)
 
-        return d.addCallbacks(summed, failed)  # type: ignore[no-any-return]
+        return d.addCallbacks(summed, failed)
 
     def _forward_failed(self, failure: Failure, sent: int) -> Failure:
         self.stats["forward_failed"] += 1
@@ -578,7 +578,7 @@ class Cluster:
             self._outage_reported = True
         self.log.warn(
             "cluster: {error} (local delivery goes on)",
-            error=failure.getErrorMessage() or failure.type.__name__,
+            error=failure.getErrorMessage() or getattr(failure.type, "__name__", "error"),
         )
 
     # -- queries ----------------------------------------------------------------

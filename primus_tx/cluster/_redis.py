@@ -105,7 +105,7 @@ def _protocol_class(subscriber: bool) -> type:
 
     base: Any = txredisapi.SubscriberProtocol if subscriber else txredisapi.RedisProtocol
 
-    class _Protocol(base):  # type: ignore[valid-type,misc]
+    class _Protocol(base):
         link: Any = None
 
         def connectionMade(self) -> None:
@@ -262,7 +262,7 @@ class RedisLink:
             waiter.errback(RedisUnavailable(f"{self.name}: stopped"))
         if service is None:
             return succeed(None)
-        return service.stopService()  # type: ignore[no-any-return]
+        return service.stopService()
 
     @property
     def up(self) -> bool:
@@ -427,7 +427,7 @@ class RedisLink:
             self.unavailable += 1
             return fail(RedisUnavailable(f"{self.name}: {error}"))
         self._in_flight += 1
-        return d.addBoth(self._answered)  # type: ignore[no-any-return]
+        return d.addBoth(self._answered)
 
     def _answered(self, result: Any) -> Any:
         self._in_flight -= 1
