@@ -70,6 +70,7 @@ PUBLIC = {
         "ClusterPlugin",
         "Forward",
         "ForwardError",
+        "RedisRoomsAdapter",
         "RedisUnavailable",
         "plugin",
     ],

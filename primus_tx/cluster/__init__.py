@@ -18,6 +18,7 @@ from __future__ import annotations
 from primus_tx.cluster._omega import ForwardError
 from primus_tx.cluster._plugin import OPTIONS, Cluster, ClusterPlugin, Forward, plugin
 from primus_tx.cluster._redis import ClusterError, ClusterOverloaded, RedisUnavailable
+from primus_tx.cluster._rooms import RedisRoomsAdapter
 
 __all__ = [
     "OPTIONS",
@@ -27,6 +28,7 @@ __all__ = [
     "ClusterPlugin",
     "Forward",
     "ForwardError",
+    "RedisRoomsAdapter",
     "RedisUnavailable",
     "plugin",
 ]

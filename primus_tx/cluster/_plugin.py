@@ -35,6 +35,7 @@ from primus_tx._errors import PrimusError
 from primus_tx.cluster._omega import ForwardError, OmegaClient, omega_layer, write_local
 from primus_tx.cluster._redis import RedisLink, RedisUnavailable
 from primus_tx.cluster._registry import SCRIPTS, Registry
+from primus_tx.cluster._rooms import ROOM_SCRIPTS, RedisRoomsAdapter
 
 __all__ = ["OPTIONS", "Cluster", "ClusterPlugin", "Forward", "check_cluster_options", "plugin"]
 
@@ -50,6 +51,7 @@ OPTIONS: dict[str, Any] = {
     "channel": None,
     "mode": "primus-tx",
     "prefix": "primus-cluster:",
+    "ttl": 86400,
     "interval": 10.0,
     "timeout": 1.0,
     "forward_timeout": 3.0,
@@ -287,7 +289,7 @@ class Cluster:
             timeout=options["timeout"],
             max_in_flight=options["max_in_flight"],
             on_ready=self._commands_ready,
-            scripts=SCRIPTS,
+            scripts={**SCRIPTS, **ROOM_SCRIPTS},
             probe_interval=options["probe_interval"],
             name="cluster commands",
         )
@@ -595,6 +597,17 @@ class Cluster:
         The addresses of every registered node, this one included.
         """
         return self.registry.servers()
+
+    def rooms_adapter(self) -> RedisRoomsAdapter:
+        """
+        Room membership kept in Redis, in primus-cluster 2.0.0's layout
+        (``prefix`` and ``ttl`` options), over this node's bounded link: a
+        rooms adapter whose ``clients(room)``, ``rooms_of(id)`` and
+        ``all_rooms()`` answer for every node.
+        """
+        return RedisRoomsAdapter(
+            self.commands, self._reactor, self.options["prefix"], self.options["ttl"]
+        )
 
     def locate(self, id: str) -> Deferred[Optional[str]]:
         """
