@@ -23,8 +23,9 @@ asked of Redis, and every Redis call is bounded (see
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.internet.interfaces import IDelayedCall
@@ -32,6 +33,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from primus_tx._errors import PrimusError
+from primus_tx._json import dumps_compact
 from primus_tx.cluster._omega import ForwardError, OmegaClient, omega_layer, write_local
 from primus_tx.cluster._redis import RedisLink, RedisUnavailable
 from primus_tx.cluster._registry import SCRIPTS, Registry
@@ -269,6 +271,7 @@ class Cluster:
         self._address: Optional[str] = options["address"]
         self._channel = options["channel"].encode("utf-8")
         self._compatible = options["mode"] == "primus-cluster"
+        self._room_delivery: Optional[Callable[[list[str], frozenset[str], Any], Any]] = None
         self.stats: dict[str, int] = {
             "published": 0,
             "publish_failed": 0,
@@ -445,6 +448,9 @@ class Cluster:
             else:
                 payload = b"b" + bytes(message)
             envelope = b"%s|%s|%s" % (_ENVELOPE, self.node_id, payload)
+        self._send(envelope)
+
+    def _send(self, envelope: bytes) -> None:
         self.commands.call("PUBLISH", self._channel, envelope).addCallbacks(
             self._published, self._publish_failed
         )
@@ -501,7 +507,7 @@ class Cluster:
             return
         opts = message.get("opts")
         data = message.get("data")
-        if message["type"] != "primus" or not isinstance(opts, dict):
+        if message["type"] not in ("primus", "room") or not isinstance(opts, dict):
             return
         if not isinstance(data, list) or not data:
             return
@@ -515,6 +521,11 @@ class Cluster:
         else:
             return
         self.stats["received"] += 1
+        if message["type"] == "room":
+            rooms, excluding = opts.get("rooms"), opts.get("except") or []
+            if isinstance(rooms, list) and isinstance(excluding, list):
+                self._deliver_room(rooms, excluding, value)
+            return
         try:
             encoded = primus.parser.encode(value)
         except Exception:
@@ -530,9 +541,69 @@ class Cluster:
         if len(parts) != 3 or parts[0] != _ENVELOPE or parts[1] == self.node_id:
             return
         payload = parts[2]
-        message: Any = payload[1:].decode("utf-8") if payload[:1] == b"t" else payload[1:]
         self.stats["received"] += 1
+        if payload[:1] == b"r":
+            self._received_room(payload[1:])
+            return
+        message: Any = payload[1:].decode("utf-8") if payload[:1] == b"t" else payload[1:]
         deliver_encoded(self.primus, message)
+
+    # -- room writes ------------------------------------------------------------
+
+    def on_room(self, deliver: Callable[[list[str], frozenset[str], Any], Any]) -> None:
+        """
+        Have room writes made on other nodes delivered here by
+        ``deliver(rooms, excluding, data)`` (the rooms plugin writes ``data``
+        to its local members of ``rooms`` except the spark ids in
+        ``excluding``).
+        """
+        self._room_delivery = deliver
+
+    def publish_room(self, rooms: Sequence[str], excluding: Iterable[str], data: Any) -> None:
+        """
+        Send a room write to the other nodes (never waits): each delivers
+        ``data`` to its own members of ``rooms`` through the function given
+        to :meth:`on_room`.  The writing node delivers to its own members
+        itself.
+        """
+        rooms, except_ = [str(r) for r in rooms], sorted(str(i) for i in excluding)
+        parser = self.primus.parser
+        try:
+            if self._compatible:
+                encoded = parser.encode(
+                    {"id": self.node_id.decode("ascii"), "data": [data], "type": "room",
+                     "opts": {"except": except_, "method": "write", "rooms": rooms,
+                              "transformer": None}}
+                )  # fmt: skip
+                envelope = encoded.encode("utf-8") if isinstance(encoded, str) else encoded
+            else:
+                message = parser.encode(data)
+                head = dumps_compact({"r": rooms, "x": except_}).encode("utf-8")
+                body = b"t" + message.encode("utf-8") if isinstance(message, str) else b"b" + message
+                envelope = b"%s|%s|r%s\n%s" % (_ENVELOPE, self.node_id, head, body)
+        except Exception as error:
+            self.primus._log_error(error)
+            return
+        self._send(envelope)
+
+    def _received_room(self, payload: bytes) -> None:
+        head, _, body = payload.partition(b"\n")
+        try:
+            header = json.loads(head)
+            message: Any = body[1:].decode("utf-8") if body[:1] == b"t" else body[1:]
+            data = self.primus.parser.decode(message)
+        except Exception:
+            return
+        self._deliver_room(header.get("r") or [], header.get("x") or [], data)
+
+    def _deliver_room(self, rooms: list[Any], excluding: list[Any], data: Any) -> None:
+        deliver = self._room_delivery
+        if deliver is None:
+            return
+        try:
+            deliver([str(r) for r in rooms], frozenset(str(i) for i in excluding), data)
+        except Exception:
+            self.log.failure("cluster: delivering a room write failed")
 
     # -- forwards ---------------------------------------------------------------
 

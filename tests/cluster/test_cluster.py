@@ -190,3 +190,29 @@ async def test_forwards_to_a_silent_node_are_bounded(reactor: Any, redis_server:
     finally:
         await a.destroy()
         await silent.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_room_writes_reach_the_room_delivery_of_other_nodes(
+    reactor: Any, redis_server: Any
+) -> None:
+    a = await start_node(reactor, redis_server.url)
+    b = await start_node(reactor, redis_server.url)
+    on_a: list[Any] = []
+    on_b: list[Any] = []
+    try:
+        a.cluster.on_room(lambda *args: on_a.append(args))
+        b.cluster.on_room(lambda *args: on_b.append(args))
+        await until(reactor, lambda: a.cluster.subscriber.up and b.cluster.subscriber.up)
+        a.cluster.publish_room(["lobby", "news"], {"s1"}, {"seq": 1, "é": [1.5]})
+        a.cluster.publish_room(["lobby"], (), "two")
+        await until(reactor, lambda: len(on_b) == 2)
+        assert on_b == [
+            (["lobby", "news"], frozenset({"s1"}), {"seq": 1, "é": [1.5]}),
+            (["lobby"], frozenset(), "two"),
+        ]
+        # The writing node delivers to its own members itself.
+        assert on_a == []
+    finally:
+        await a.destroy()
+        await b.destroy()

@@ -87,6 +87,26 @@ async def test_broadcasts_cross_with_node_primus_cluster(reactor: Any, redis_ser
         node.send({"op": "broadcast", "data": "last"})
         await until(reactor, lambda: on_tx.received[-1:] == ["last"])
         assert on_tx.received[2:] == [{"type": 0, "data": ["news", 1, {"a": 2}]}, "last"]
+
+        # Room writes: ours go out as primus-cluster's "room" messages, and
+        # a Node node's reach the room delivery.
+        rooms: list[Any] = []
+        tx.cluster.on_room(lambda *args: rooms.append(args))
+        tx.cluster.publish_room(["lobby"], ["x1"], {"hi": 1})
+        await until(reactor, lambda: any(b'"type":"room"' in m for m in seen))
+        mine = json.loads(next(m for m in seen if b'"type":"room"' in m))
+        assert mine == {
+            "id": tx.cluster.node_id.decode(), "data": [{"hi": 1}], "type": "room",
+            "opts": {"except": ["x1"], "method": "write", "rooms": ["lobby"], "transformer": None},
+        }  # fmt: skip
+        assert rooms == []
+        node_room = {
+            "id": 0.25, "data": [{"to": "lobby"}], "type": "room",
+            "opts": {"except": ["y"], "method": "write", "rooms": ["lobby", "b"], "transformer": None},
+        }  # fmt: skip
+        redis_server.cli("PUBLISH", "primus-cluster:pubsub", json.dumps(node_room))
+        await until(reactor, lambda: len(rooms) == 1)
+        assert rooms == [(["lobby", "b"], frozenset({"y"}), {"to": "lobby"})]
     finally:
         await spy.stop()
         await shut(clients, tx)
