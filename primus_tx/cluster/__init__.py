@@ -15,8 +15,10 @@ txredisapi, and hiredis where it builds).
 
 from __future__ import annotations
 
+from primus_tx.cluster._forward import Forward
 from primus_tx.cluster._omega import ForwardError
-from primus_tx.cluster._plugin import OPTIONS, Cluster, ClusterPlugin, Forward, plugin
+from primus_tx.cluster._options import OPTIONS
+from primus_tx.cluster._plugin import Cluster, ClusterPlugin, plugin
 from primus_tx.cluster._redis import ClusterError, ClusterOverloaded, RedisUnavailable
 from primus_tx.cluster._rooms import RedisRoomsAdapter
 

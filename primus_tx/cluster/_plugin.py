@@ -27,227 +27,24 @@ import json
 import os
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from twisted.internet.defer import Deferred, fail, gatherResults, succeed
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from primus_tx._errors import PrimusError
 from primus_tx._json import dumps_compact
-from primus_tx.cluster._omega import ForwardError, OmegaClient, omega_layer, write_local
+from primus_tx.cluster._forward import Forward
+from primus_tx.cluster._omega import ForwardError, OmegaClient, omega_layer
+from primus_tx.cluster._options import address_of_ports, check_cluster_options
 from primus_tx.cluster._redis import RedisLink, RedisUnavailable
 from primus_tx.cluster._registry import SCRIPTS, Registry
 from primus_tx.cluster._rooms import ROOM_SCRIPTS, RedisRoomsAdapter
 
-__all__ = ["OPTIONS", "Cluster", "ClusterPlugin", "Forward", "check_cluster_options", "plugin"]
+__all__ = ["Cluster", "ClusterPlugin", "deliver_encoded", "plugin"]
 
-#: The options of ``cluster={...}`` and their defaults.
-OPTIONS: dict[str, Any] = {
-    "redis": None,
-    "address": None,
-    "password": None,
-    "username": "omega",
-    "method": "PUT",
-    "url": None,
-    "namespace": "metroplex",
-    "channel": None,
-    "mode": "primus-tx",
-    "prefix": "primus-cluster:",
-    "ttl": 86400,
-    "interval": 10.0,
-    "timeout": 1.0,
-    "forward_timeout": 3.0,
-    "concurrently": 20,
-    "max_in_flight": 10000,
-    "probe_interval": 1.0,
-}
-
+#: The first field of a primus-tx envelope on the broadcast channel.
 _ENVELOPE = b"ptx1"
-
-
-def check_cluster_options(options: Any, pathname: str) -> dict[str, Any]:
-    """
-    The cluster options merged over :data:`OPTIONS`.
-
-    :raises PrimusError: for an unknown option, a missing Redis URL, or a
-        missing password (the ingress has no default credentials).
-    """
-    if isinstance(options, str):
-        options = {"redis": options}
-    if not isinstance(options, dict):
-        raise PrimusError("The cluster option must be a dict such as {'redis': 'redis://host:6379/0'}")
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise PrimusError(
-            f"Unknown cluster option(s): {', '.join(unknown)}. Known: {', '.join(sorted(OPTIONS))}"
-        )
-    merged = dict(OPTIONS)
-    merged.update(options)
-    if not merged["redis"] or not isinstance(merged["redis"], str):
-        raise PrimusError("The cluster plugin needs cluster={'redis': 'redis://host:6379/0', ...}")
-    password = merged["password"]
-    if password is None:
-        password = os.environ.get("PRIMUS_CLUSTER_PASSWORD")
-    if not password or not isinstance(password, str):
-        raise PrimusError(
-            "The cluster plugin needs a password of your choosing for its omega-supreme "
-            "ingress (cluster={'password': ...} or PRIMUS_CLUSTER_PASSWORD); "
-            "there is no default"
-        )
-    merged["password"] = password
-    if merged["url"] is None:
-        merged["url"] = "/" + pathname.strip("/") + "/omega/supreme"
-    if merged["mode"] not in ("primus-tx", "primus-cluster"):
-        raise PrimusError(
-            f"cluster option mode must be 'primus-tx' or 'primus-cluster', not {merged['mode']!r}"
-        )
-    if merged["channel"] is None and merged["mode"] == "primus-cluster":
-        merged["channel"] = merged["prefix"] + "pubsub"
-    if merged["channel"] is None:
-        merged["channel"] = merged["namespace"] + ":primus-tx:broadcast"
-    if merged["address"] is not None:
-        merged["address"] = str(merged["address"]).rstrip("/")
-    for name in ("interval", "timeout", "forward_timeout"):
-        value = merged[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise PrimusError(f"cluster option {name} must be a number of seconds, not {value!r}")
-    return merged
-
-
-def _address_of_ports(primus: Any) -> Optional[str]:
-    for port in getattr(primus, "_ports", ()):
-        try:
-            host = port.getHost()
-        except Exception:
-            continue
-        ip = getattr(host, "host", None)
-        number = getattr(host, "port", None)
-        if ip and number:
-            if ip in ("0.0.0.0", "::"):
-                import socket
-
-                ip = socket.gethostbyname(socket.gethostname())
-            return f"http://{ip}:{number}"
-    return None
-
-
-def _write_here(primus: Any, ids: Sequence[Any], msg: Any) -> tuple[int, list[Any]]:
-    """
-    Write ``msg`` to those of ``ids`` that are sparks of this node.
-
-    :return: how many were written, and the ids that are not here.
-    """
-    sent = 0
-    remaining = []
-    for id in ids:
-        spark = primus.spark(id) if isinstance(id, str) else None
-        if spark is not None:
-            spark.write(msg)
-            sent += 1
-        else:
-            remaining.append(id)
-    return sent, remaining
-
-
-class Forward:
-    """
-    ``primus.forward``: write to sparks wherever they are.
-
-    Every method writes the local targets at once, then asks the other
-    nodes; the Deferred fires with omega-supreme's result, ``{"ok": True,
-    "send": N}`` (``N`` the sparks written on every node; ``"local": True``
-    when no other node had to be asked), or fails with
-    :class:`~primus_tx.cluster.ForwardError` (a node did not answer well)
-    or :class:`~primus_tx.cluster.RedisUnavailable` (the registry could not
-    be read) within the cluster's timeouts; the error's ``result`` says what
-    was written anyway.
-    """
-
-    def __init__(self, cluster: Cluster) -> None:
-        self._cluster = cluster
-
-    def __call__(self, servers: Any, msg: Any, sparks: Any = "") -> Deferred[dict[str, Any]]:
-        """
-        omega-supreme's ``primus.forward(servers, msg, sparks)``: local
-        delivery first, then a PUT to each listed server.
-        """
-        cluster = self._cluster
-        primus = cluster.primus
-        servers = [s for s in (servers if isinstance(servers, list) else [servers]) if s]
-        sent = 0
-        local = False
-        if isinstance(sparks, list):
-            sent, sparks = _write_here(primus, sparks, msg)
-            local = not sparks
-        elif sparks:
-            spark = primus.spark(sparks)
-            if spark is not None:
-                spark.write(msg)
-                sent, sparks, local = 1, "", True
-        else:
-            sent = write_local(primus, msg, "")
-            local = not servers
-        if local:
-            return succeed({"ok": True, "send": sent, "local": True})
-        if not servers:
-            return fail(ForwardError("No servers provided", {"ok": False, "send": sent, "local": False}))
-        return cluster._put_all([(server, sparks) for server in servers], msg, sent)
-
-    def spark(self, id: str, msg: Any) -> Deferred[dict[str, Any]]:
-        """
-        Write ``msg`` to spark ``id`` on whichever node holds it (``send``
-        is 0 when no node does).
-        """
-        cluster = self._cluster
-        spark = cluster.primus.spark(id)
-        if spark is not None:
-            spark.write(msg)
-            return succeed({"ok": True, "send": 1, "local": True})
-        d = cluster.registry.spark(id)
-
-        def found(address: Optional[str]) -> Any:
-            if address is None or address == cluster.address:
-                return {"ok": True, "send": 0}
-            return cluster._put_all([(address, id)], msg, 0)
-
-        return d.addCallback(found).addErrback(cluster._forward_failed, 0)
-
-    def sparks(self, ids: Sequence[str], msg: Any) -> Deferred[dict[str, Any]]:
-        """
-        Write ``msg`` to each of the sparks ``ids``, wherever they are.
-        """
-        cluster = self._cluster
-        sent, remaining = _write_here(cluster.primus, ids, msg)
-        if not remaining:
-            return succeed({"ok": True, "send": sent, "local": True})
-        d = cluster.registry.sparks(remaining)
-
-        def found(addresses: list[Optional[str]]) -> Any:
-            groups: dict[str, list[str]] = {}
-            for id, address in zip(remaining, addresses):
-                if address is not None and address != cluster.address:
-                    groups.setdefault(address, []).append(id)
-            if not groups:
-                return {"ok": True, "send": sent}
-            return cluster._put_all(list(groups.items()), msg, sent)
-
-        return d.addCallback(found).addErrback(cluster._forward_failed, sent)
-
-    def broadcast(self, msg: Any) -> Deferred[dict[str, Any]]:
-        """
-        Write ``msg`` to every spark of every node (this node's first).
-        """
-        cluster = self._cluster
-        sent = write_local(cluster.primus, msg, "")
-        d = cluster.registry.servers()
-
-        def found(servers: list[str]) -> Any:
-            others = [(s, "") for s in servers if s != cluster.address]
-            if not others:
-                return {"ok": True, "send": sent, "local": True}
-            return cluster._put_all(others, msg, sent)
-
-        return d.addCallback(found).addErrback(cluster._forward_failed, sent)
 
 
 class Cluster:
@@ -328,7 +125,7 @@ class Cluster:
         ``http://<ip>:<port>`` of the first port Primus listens on.
         """
         if self._address is None:
-            self._address = _address_of_ports(self.primus)
+            self._address = address_of_ports(self.primus)
         return self._address
 
     def start(self) -> None:
