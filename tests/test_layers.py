@@ -48,7 +48,13 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("primus_tx.client", "primus_tx.library", "primus_tx.spark"),
     ("primus_tx._resource",),
     ("primus_tx.server",),
-    ("primus_tx._create", "primus_tx.demo", "primus_tx.plugins", "primus_tx.testing"),
+    (
+        "primus_tx._create",
+        "primus_tx.cluster",
+        "primus_tx.demo",
+        "primus_tx.plugins",
+        "primus_tx.testing",
+    ),
     ("primus_tx",),
     ("primus_tx.tap",),
 )
