@@ -489,7 +489,8 @@ class Cluster:
 def deliver_encoded(primus: Any, message: Any) -> int:
     """
     Write an already encoded broadcast to every local spark: framed once
-    for all of them, unless outgoing transforms must see each write.
+    for all of them, unless outgoing transforms must see each write; a
+    slow spark is treated as by a local broadcast (``max_buffered``).
 
     :return: how many sparks it was written to.
     """
@@ -510,9 +511,16 @@ def deliver_encoded(primus: Any, message: Any) -> int:
     if server is None:
         return 0
     prepared = server.prepare(message)
+    size = len(message)
+    written = 0
     for spark in sparks:
+        # As for a local broadcast: a spark whose transport is behind may
+        # not take it (the server's max_buffered).
+        if spark._writing_paused and spark._over_cap(size):
+            continue
+        written += 1
         spark._connection.sendPrepared(prepared)
-    return len(sparks)
+    return written
 
 
 class ClusterPlugin:
