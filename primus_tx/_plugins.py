@@ -19,6 +19,7 @@ BUILTIN: dict[str, str] = {
     "emit": "primus_tx.plugins.emit:plugin",
     "rooms": "primus_tx.plugins.rooms:plugin",
     "responder": "primus_tx.plugins.responder:plugin",
+    "cluster": "primus_tx.cluster:plugin",
 }
 
 
