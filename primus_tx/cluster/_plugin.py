@@ -39,7 +39,7 @@ from primus_tx.cluster._omega import ForwardError, OmegaClient, omega_layer
 from primus_tx.cluster._options import address_of_ports, check_cluster_options
 from primus_tx.cluster._redis import RedisLink, RedisUnavailable
 from primus_tx.cluster._registry import SCRIPTS, Registry
-from primus_tx.cluster._rooms import ROOM_SCRIPTS, RedisRoomsAdapter
+from primus_tx.cluster._rooms import ROOM_SCRIPTS, ClusterRoomsAdapter, RedisRoomsAdapter
 
 __all__ = ["Cluster", "ClusterPlugin", "deliver_encoded", "plugin"]
 
@@ -55,7 +55,7 @@ class Cluster:
     :ivar address: the URL peers reach this node's ingress at.
     :ivar stats: counters: ``published``, ``publish_failed``, ``received``,
         ``forward_failed``, ``registry_failed``, ``registrations``,
-        ``reaped``.
+        ``reaped``, ``rooms_failed`` (room memberships Redis did not take).
     """
 
     log = Logger()
@@ -69,6 +69,7 @@ class Cluster:
         self._channel = options["channel"].encode("utf-8")
         self._compatible = options["mode"] == "primus-cluster"
         self._room_delivery: Optional[Callable[[list[str], frozenset[str], Any], Any]] = None
+        self._shared_rooms: Optional[ClusterRoomsAdapter] = None
         self.stats: dict[str, int] = {
             "published": 0,
             "publish_failed": 0,
@@ -77,6 +78,7 @@ class Cluster:
             "registry_failed": 0,
             "registrations": 0,
             "reaped": 0,
+            "rooms_failed": 0,
         }
         self._dirty = True
         self._registering = False
@@ -166,6 +168,8 @@ class Cluster:
         self._outage_reported = False
         self._dirty = True
         self._register()
+        if self._shared_rooms is not None:
+            self._shared_rooms.resync()
 
     def _register(self) -> None:
         address = self.address
@@ -342,6 +346,9 @@ class Cluster:
         if payload[:1] == b"r":
             self._received_room(payload[1:])
             return
+        if payload[:1] == b"e":
+            self._received_emptied(payload[1:])
+            return
         message: Any = payload[1:].decode("utf-8") if payload[:1] == b"t" else payload[1:]
         deliver_encoded(self.primus, message)
 
@@ -356,12 +363,17 @@ class Cluster:
         """
         self._room_delivery = deliver
 
-    def publish_room(self, rooms: Sequence[str], excluding: Iterable[str], data: Any) -> None:
+    def publish_room(
+        self, rooms: Sequence[str], excluding: Iterable[str], data: Any, message: Any = None
+    ) -> None:
         """
         Send a room write to the other nodes (never waits): each delivers
         ``data`` to its own members of ``rooms`` through the function given
         to :meth:`on_room`.  The writing node delivers to its own members
         itself.
+
+        :param message: ``data`` already encoded by the server's parser,
+            when the caller has it (so it is not encoded twice).
         """
         rooms, except_ = [str(r) for r in rooms], sorted(str(i) for i in excluding)
         parser = self.primus.parser
@@ -374,7 +386,8 @@ class Cluster:
                 )  # fmt: skip
                 envelope = encoded.encode("utf-8") if isinstance(encoded, str) else encoded
             else:
-                message = parser.encode(data)
+                if message is None:
+                    message = parser.encode(data)
                 head = dumps_compact({"r": rooms, "x": except_}).encode("utf-8")
                 body = b"t" + message.encode("utf-8") if isinstance(message, str) else b"b" + message
                 envelope = b"%s|%s|r%s\n%s" % (_ENVELOPE, self.node_id, head, body)
@@ -392,6 +405,45 @@ class Cluster:
         except Exception:
             return
         self._deliver_room(header.get("r") or [], header.get("x") or [], data)
+
+    def room_publisher(self, rooms: Sequence[str], excluding: Iterable[str], data: Any) -> Any:
+        """
+        What a room write hands to the server's broadcast path in place of
+        the cluster (it has ``publish(message)`` and ``publish_data(data)``),
+        so the message encoded for this node's members is the one published.
+        """
+        return _RoomPublisher(self, rooms, excluding, data)
+
+    def shared_rooms(self, local: Any) -> ClusterRoomsAdapter:
+        """
+        The rooms plugin's adapter on a cluster node (see
+        :class:`~primus_tx.cluster._rooms.ClusterRoomsAdapter`): memberships
+        in ``local`` (an in-memory adapter without wildcards) for delivery
+        and in Redis for the cluster-wide queries.
+        """
+        adapter = ClusterRoomsAdapter(local, self.rooms_adapter(), self._rooms_failed, self._emptied)
+        self._shared_rooms = adapter
+        return adapter
+
+    def _rooms_failed(self, failure: Failure) -> None:
+        self.stats["rooms_failed"] += 1
+        self._report(failure)
+
+    def _emptied(self, rooms: Optional[list[str]]) -> None:
+        # Other primus-tx nodes keep their members in memory: tell them.
+        # (primus-cluster nodes read membership from Redis, emptied by us.)
+        if self._compatible:
+            return
+        head = dumps_compact(rooms).encode("utf-8")
+        self._send(b"%s|%s|e%s" % (_ENVELOPE, self.node_id, head))
+
+    def _received_emptied(self, payload: bytes) -> None:
+        try:
+            rooms = json.loads(payload)
+        except ValueError:
+            return
+        if self._shared_rooms is not None and (rooms is None or isinstance(rooms, list)):
+            self._shared_rooms.forget(None if rooms is None else [str(r) for r in rooms])
 
     def _deliver_room(self, rooms: list[Any], excluding: list[Any], data: Any) -> None:
         deliver = self._room_delivery
@@ -486,6 +538,26 @@ class Cluster:
         return self.registry.spark(id)
 
 
+class _RoomPublisher:
+    """
+    A room write's stand-in for the cluster in ``Primus._write_all``.
+    """
+
+    __slots__ = ("cluster", "data", "excluding", "rooms")
+
+    def __init__(self, cluster: Cluster, rooms: Sequence[str], excluding: Iterable[str], data: Any):
+        self.cluster = cluster
+        self.rooms = rooms
+        self.excluding = excluding
+        self.data = data
+
+    def publish(self, message: Any) -> None:
+        self.cluster.publish_room(self.rooms, self.excluding, self.data, message)
+
+    def publish_data(self, data: Any) -> None:
+        self.cluster.publish_room(self.rooms, self.excluding, data)
+
+
 def deliver_encoded(primus: Any, message: Any) -> int:
     """
     Write an already encoded broadcast to every local spark: framed once
@@ -566,6 +638,10 @@ class ClusterPlugin:
         primus.on("disconnection", cluster._disconnected)
         primus.on("close", lambda *_: cluster.stop())
         primus._cluster = cluster
+        rooms = getattr(primus, "_rooms_state", None)
+        if rooms is not None:
+            # plugin="rooms, cluster": room writes and queries go cluster-wide.
+            rooms.use_cluster(cluster)
         cluster.start()
 
 

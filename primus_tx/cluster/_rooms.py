@@ -32,7 +32,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from primus_tx.cluster._redis import RedisLink
 
-__all__ = ["ROOM_SCRIPTS", "BUCKETS", "RedisRoomsAdapter"]
+__all__ = ["BUCKETS", "ROOM_SCRIPTS", "ClusterRoomsAdapter", "RedisRoomsAdapter"]
 
 #: How many time buckets a read looks at (primus-cluster's numberOfSets).
 BUCKETS = 10
@@ -239,3 +239,135 @@ class RedisRoomsAdapter:
 
     def __repr__(self) -> str:
         return f"<RedisRoomsAdapter {self.prefix!r} ttl={self.ttl}>"
+
+
+class ClusterRoomsAdapter:
+    """
+    The rooms plugin's adapter when the cluster plugin is added too: each
+    membership is kept twice, in this process's memory (a wildcard-free
+    in-memory adapter, ``local``) and in Redis (``shared``, a
+    :class:`RedisRoomsAdapter`).
+
+    Why two: a room write must reach this node's members without asking
+    Redis (it is never on the path of a local operation), so
+    :meth:`members` answers from memory; each node delivers a room write to
+    its own members that way.  The queries a user asks about the whole
+    cluster (:meth:`clients`, :meth:`rooms_of`, :meth:`all_rooms`,
+    :meth:`is_empty`) are answered by Redis, and fail fast while it is
+    down.  A join or leave is done in memory at once and then in Redis;
+    when Redis fails it is counted in ``cluster.stats["rooms_failed"]``
+    and the operation still succeeds (local delivery goes on); the
+    memberships are written to Redis again when the link comes back
+    (:meth:`resync`).
+
+    :param local: the in-memory adapter (``wildcard=False``: Redis room
+        names are literal).
+    :param shared: the Redis adapter.
+    :param failed: called with the Failure of a Redis write.
+    :param emptied: called with the rooms emptied here (``None`` for
+        every room), so the cluster tells the other nodes to forget them
+        too.
+    """
+
+    def __init__(self, local: Any, shared: RedisRoomsAdapter, failed: Any, emptied: Any) -> None:
+        self.local = local
+        self.shared = shared
+        self._failed = failed
+        self._emptied = emptied
+
+    def _tolerant(self, d: Deferred[Any], value: Any = None) -> Deferred[Any]:
+        def failed(failure: Any) -> Any:
+            self._failed(failure)
+            return value
+
+        return d.addCallbacks(lambda _: value, failed)
+
+    def add(self, spark_id: str, room: str) -> Deferred[None]:
+        """
+        Join in memory, then in Redis.
+        """
+        self.local.add_now(spark_id, room)
+        return self._tolerant(self.shared.add(spark_id, room))
+
+    def remove(self, spark_id: str, room: str) -> Deferred[None]:
+        """
+        Leave in memory, then in Redis.
+        """
+        self.local.remove_now(spark_id, room)
+        return self._tolerant(self.shared.remove(spark_id, room))
+
+    def remove_all(self, spark_id: str) -> Deferred[list[str]]:
+        """
+        Leave every room; fires with the rooms this node knew the spark in.
+        """
+        rooms = self.local.remove_all_now(spark_id)
+        return self._tolerant(self.shared.remove_all(spark_id), rooms)
+
+    def members(self, rooms: Sequence[str], excluding: frozenset[str]) -> Deferred[list[str]]:
+        """
+        This node's members of ``rooms`` (from memory, never from Redis).
+        """
+        return succeed(self.local.members_now(rooms, excluding))
+
+    def rooms_of(self, spark_id: str) -> Deferred[list[str]]:
+        """
+        The rooms of the spark, wherever it is connected (Redis).
+        """
+        return self.shared.rooms_of(spark_id)
+
+    def all_rooms(self) -> Deferred[list[str]]:
+        """
+        Every room with members on any node (Redis).
+        """
+        return self.shared.all_rooms()
+
+    def clients(self, room: str) -> Deferred[list[str]]:
+        """
+        The members of the room on every node (Redis).
+        """
+        return self.shared.clients(room)
+
+    def is_empty(self, room: str) -> Deferred[bool]:
+        """
+        Whether the room has no members on any node (Redis).
+        """
+        return self.shared.is_empty(room)
+
+    def empty(self, rooms: Sequence[str]) -> Deferred[None]:
+        """
+        Empty the rooms here, in Redis, and (by a message) on the other
+        nodes.
+        """
+        self.local.empty(list(rooms))
+        self._emptied(list(rooms))
+        return self.shared.empty(rooms)
+
+    def clear(self) -> Deferred[None]:
+        """
+        Forget every room here, in Redis and on the other nodes.
+        """
+        self.local.clear()
+        self._emptied(None)
+        return self.shared.clear()
+
+    def forget(self, rooms: Any) -> None:
+        """
+        Another node emptied ``rooms`` (every room when ``None``): forget
+        them in memory (Redis has been done by that node).
+        """
+        if rooms is None:
+            self.local.clear()
+        else:
+            self.local.empty(list(rooms))
+
+    def resync(self) -> None:
+        """
+        Write every membership of this node to Redis again (after the link
+        came back: joins made while it was down are only in memory).
+        """
+        for spark_id, rooms in list(self.local._sids.items()):
+            for room in list(rooms):
+                self._tolerant(self.shared.add(spark_id, room))
+
+    def __repr__(self) -> str:
+        return f"<ClusterRoomsAdapter {self.shared!r}>"

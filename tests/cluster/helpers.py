@@ -27,10 +27,10 @@ async def until(reactor: Any, condition: Any, timeout: float = 10.0, step: float
         waited += step
 
 
-async def start_node(reactor: Any, redis_url: str, **cluster: Any) -> Any:
+async def start_node(reactor: Any, redis_url: str, plugin: Any = "cluster", **cluster: Any) -> Any:
     """
-    A primus-tx node with the cluster plugin, listening on 127.0.0.1, and
-    registered in Redis.
+    A primus-tx node with the cluster plugin (and the other ``plugin``
+    names given), listening on 127.0.0.1, and registered in Redis.
     """
     settings = {
         "redis": redis_url,
@@ -43,7 +43,7 @@ async def start_node(reactor: Any, redis_url: str, **cluster: Any) -> Any:
     primus = await create_server(
         listen="tcp:0:interface=127.0.0.1",
         reactor=reactor,
-        plugin="cluster",
+        plugin=plugin,
         cluster=settings,
         ping_interval=0,
     )

@@ -17,6 +17,9 @@ matches what docs/scaling.rst promises:
   again with all its sparks, and everything is delivered everywhere again.
 * A node killed with SIGKILL is reaped by the others: its sparks leave the
   registry, and a forward to one of them counts 0.
+
+With ``--plugin rooms`` room writes get the same accounting (see
+:func:`test_three_processes_room_writes`).
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ class _Output(ProcessProtocol):
 
 
 class NodeProcess:
-    def __init__(self, reactor: Any, redis_url: str, transformer: str) -> None:
+    def __init__(
+        self, reactor: Any, redis_url: str, transformer: str, extra: tuple[str, ...] = ()
+    ) -> None:
         self.port = free_port()
         self.transformer = transformer
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,7 +80,7 @@ class NodeProcess:
                 "--nodaemon", "--pidfile=", "primus",
                 "--listen", f"tcp:{self.port}:interface=127.0.0.1",
                 "--transformer", transformer, "--ping-interval", "0",
-                "--redis", redis_url, "--app", "tests.cluster.node_app:setup",
+                "--redis", redis_url, "--app", "tests.cluster.node_app:setup", *extra,
             ],
             env=env,
             path=str(ROOT),
@@ -105,6 +110,32 @@ async def _wait_up(reactor: Any, node: NodeProcess) -> None:
             return
         await deferLater(reactor, 0.1, lambda: None)
     raise AssertionError(f"node did not start:\n{node.out.output.decode(errors='replace')}")
+
+
+async def _connect_pairs(reactor: Any, nodes: list[NodeProcess], clients: list[list[Client]]) -> None:
+    """
+    Wait for the nodes to start, then connect two clients to each (into
+    ``clients``, which the caller closes).
+    """
+    for node in nodes:
+        await _wait_up(reactor, node)
+    for node in nodes:
+        pair: list[Client] = []
+        clients.append(pair)
+        for _ in range(2):
+            socket = await Socket.connect(node.url, reactor=reactor, transformer=node.transformer)
+            client = Client(socket)
+            pair.append(client)
+            client.id = await socket.id()
+
+
+async def _stop_all(reactor: Any, nodes: list[NodeProcess], clients: list[list[Client]]) -> None:
+    for pair in clients:
+        for client in pair:
+            client.socket.destroy()
+    for node in nodes:
+        node.stop()
+    await until(reactor, lambda: all(n.out.ended for n in nodes), 10)
 
 
 def _numsub(redis_server: Any) -> int:
@@ -156,16 +187,7 @@ async def test_three_processes_exact_accounting(reactor: Any, redis_server: Any)
     nodes = [NodeProcess(reactor, redis_server.url, t) for t in TRANSFORMERS]
     clients: list[list[Client]] = []
     try:
-        for node in nodes:
-            await _wait_up(reactor, node)
-        for node in nodes:
-            pair = []
-            for _ in range(2):
-                socket = await Socket.connect(node.url, reactor=reactor, transformer=node.transformer)
-                client = Client(socket)
-                client.id = await socket.id()
-                pair.append(client)
-            clients.append(pair)
+        await _connect_pairs(reactor, nodes, clients)
         everyone = [c for pair in clients for c in pair]
         ids = {c.id for c in everyone}
         await _registered(reactor, redis_server, ids)
@@ -231,9 +253,70 @@ async def test_three_processes_exact_accounting(reactor: Any, redis_server: Any)
         clients[0][0].socket.write({"forward": "too late", "to": target.id})
         await until(reactor, lambda: {"forwarded": {"ok": True, "send": 0}} in clients[0][0].received)
     finally:
-        for pair in clients:
-            for client in pair:
-                client.socket.destroy()
-        for node in nodes:
-            node.stop()
-        await until(reactor, lambda: all(n.out.ended for n in nodes), 10)
+        await _stop_all(reactor, nodes, clients)
+
+
+@pytest_twisted.ensureDeferred
+async def test_three_processes_room_writes(reactor: Any, redis_server: Any) -> None:
+    """
+    ``--plugin rooms`` on three processes: members of room ``r`` on every
+    node (the first client of each, and the second client of node 1),
+    exact delivery of room writes from each node, ``except`` across nodes,
+    two rooms at once, and a Redis kill (local part only) then restart.
+    """
+    nodes = [NodeProcess(reactor, redis_server.url, t, ("--plugin", "rooms")) for t in TRANSFORMERS]
+    clients: list[list[Client]] = []
+    try:
+        await _connect_pairs(reactor, nodes, clients)
+        everyone = [c for pair in clients for c in pair]
+        await _registered(reactor, redis_server, {c.id for c in everyone})
+        joins = [(c, "r") for c in (clients[0][0], clients[1][0], clients[2][0], clients[1][1])]
+        joins.append((clients[2][1], "s"))
+        for client, room in joins:
+            client.socket.write({"join": room})
+            await until(reactor, lambda c=client, r=room: {"joined": r} in c.received, 10)
+        members = {id(c) for c, room in joins if room == "r"}
+
+        def writes(client: Client) -> list[Any]:
+            return [m["seq"] for m in client.received if isinstance(m, dict) and "seq" in m]
+
+        def write(p: int, seq: int, rooms: list[str], excluding: tuple[str, ...] = ()) -> None:
+            clients[p][0].socket.write({"room": rooms, "write": {"seq": seq}, "except": excluding})
+
+        # Redis up: every member of r on every node, once; nobody else.
+        for seq, p in enumerate((0, 1, 2)):
+            write(p, seq, ["r"])
+        for client in everyone:
+            want = [0, 1, 2] if id(client) in members else []
+            await until(reactor, lambda c=client, w=want: sorted(writes(c)) == w, 20)
+        # except, across nodes; two rooms at once (each member once).
+        write(0, 3, ["r"], (clients[1][1].id, clients[2][0].id))
+        write(2, 4, ["r", "s"])
+        expected = {
+            id(clients[0][0]): [0, 1, 2, 3, 4], id(clients[0][1]): [],
+            id(clients[1][0]): [0, 1, 2, 3, 4], id(clients[1][1]): [0, 1, 2, 4],
+            id(clients[2][0]): [0, 1, 2, 4], id(clients[2][1]): [4],
+        }  # fmt: skip
+        for client in everyone:
+            await until(reactor, lambda c=client: sorted(writes(c)) == expected[id(c)], 20)
+
+        # Redis killed: node 1's members get its room write, nobody else.
+        redis_server.kill()
+        write(1, 5, ["r"])
+        for client in clients[1]:
+            await until(reactor, lambda c=client: writes(c)[-1:] == [5], 10)
+        redis_server.start()
+        await _registered(reactor, redis_server, {c.id for c in everyone})
+        # Back: room writes cross again, with the memberships written to
+        # the restarted (empty) Redis again by each node.
+        write(0, 6, ["r"])
+        for client in everyone:
+            if id(client) in members:
+                await until(reactor, lambda c=client: writes(c)[-1:] == [6], 20)
+        for client in everyone:
+            want = expected[id(client)] + ([5] if client in clients[1] else []) + (
+                [6] if id(client) in members else []
+            )
+            assert sorted(writes(client)) == sorted(want)
+    finally:
+        await _stop_all(reactor, nodes, clients)

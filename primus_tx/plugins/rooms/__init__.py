@@ -124,9 +124,41 @@ class _Rooms:
     the server's methods share.
     """
 
-    def __init__(self, primus: Any, adapter: Any) -> None:
+    def __init__(self, primus: Any, adapter: Any, default: bool = False) -> None:
         self.primus = primus
         self.adapter = adapter
+        #: Whether the adapter is the plugin's own in-memory one.
+        self.default = default
+        #: The cluster (``primus.cluster``) room writes also go to.
+        self.cluster: Any = None
+
+    def use_cluster(self, cluster: Any) -> None:
+        """
+        Make room writes reach the members on every node of ``cluster``
+        (the cluster plugin calls this, whichever of the two plugins was
+        added first).  The default in-memory adapter is replaced by the
+        cluster's (memberships in memory for delivery and in Redis for
+        the cluster-wide queries); an adapter the user chose is kept.
+        """
+        self.cluster = cluster
+        if self.default:
+            self.adapter = cluster.shared_rooms(MemoryAdapter(wildcard=False))
+            self.primus.rooms_adapter = self.adapter
+        cluster.on_room(self._deliver_remote)
+
+    def _deliver_remote(self, rooms: list[str], excluding: frozenset[str], data: Any) -> None:
+        # A room write made on another node: to the members here, never
+        # published again.
+        connections = self.primus.connections
+
+        def deliver(ids: list[str]) -> None:
+            sparks = [connections[i] for i in ids if i in connections]
+            if sparks:
+                self.primus.write_to(sparks, data)
+
+        self.adapter.members(rooms, excluding).addCallback(deliver).addErrback(
+            lambda f: log.failure("delivering a room write of another node failed", f)
+        )
 
     def _emits(self, spark: Any, event: str, value: Any) -> None:
         for emitter, args in ((spark, (value,)), (self.primus, (value, spark))):
@@ -298,10 +330,20 @@ class RoomTarget:
         sparks = [connections[i] for i in ids if i in connections]
         if self._transform is None:
             if method == "write":
-                return int(primus.write_to(sparks, args[0]))
-            from primus_tx.plugins.emitter import event_packet
+                data = args[0]
+            else:
+                from primus_tx.plugins.emitter import event_packet
 
-            return int(primus.write_to(sparks, event_packet(args[0], args[1:])))
+                data = event_packet(args[0], args[1:])
+            cluster = self._state.cluster
+            if cluster is None:
+                return int(primus.write_to(sparks, data))
+            # Encoded once: for the members here and for the other nodes.
+            publisher = cluster.room_publisher(self.rooms, self._excluding, data)
+            open_sparks = [s for s in sparks if s.ready_state == _OPEN]
+            return int(primus._write_all(open_sparks, data, publisher))
+        # A transform is a function of this process: it runs for the
+        # members here only (other nodes are not sent the write).
         count = 0
         for recipient in sparks:
             packet = Packet(copy.deepcopy(list(args)), None, recipient)
@@ -407,11 +449,19 @@ class RoomsPlugin(PluginBase):
         """
         Give the server and its sparks the rooms API.
         """
-        adapter = self.adapter or MemoryAdapter(self.wildcard, self.wild_delete)
-        state = _Rooms(primus, adapter)
+        state = _Rooms(
+            primus,
+            self.adapter or MemoryAdapter(self.wildcard, self.wild_delete),
+            default=self.adapter is None,
+        )
         cls = extend_spark(primus, RoomsSpark)
         cls._rooms_state = state
-        primus.rooms_adapter = adapter
+        primus.rooms_adapter = state.adapter
+        primus._rooms_state = state
+        cluster = getattr(primus, "_cluster", None)
+        if cluster is not None:
+            # plugin="cluster, rooms": room writes and queries go cluster-wide.
+            state.use_cluster(cluster)
 
         def room(*rooms: Any) -> RoomTarget:
             """
@@ -425,8 +475,8 @@ class RoomsPlugin(PluginBase):
             an id).
             """
             if spark is None:
-                return adapter.all_rooms()
-            return adapter.rooms_of(getattr(spark, "id", spark))
+                return state.adapter.all_rooms()
+            return state.adapter.rooms_of(getattr(spark, "id", spark))
 
         def empty(*names: Any) -> Deferred[None]:
             """
@@ -434,13 +484,13 @@ class RoomsPlugin(PluginBase):
             named.
             """
             listed = room_names(names)
-            return adapter.clear() if not listed else adapter.empty(listed)
+            return state.adapter.clear() if not listed else state.adapter.empty(listed)
 
         def is_room_empty(name: Any) -> Deferred[bool]:
             """
             Whether the room has no members.
             """
-            return adapter.is_empty(room_names([name])[0])
+            return state.adapter.is_empty(room_names([name])[0])
 
         def join(spark: Any, *names: Any) -> Deferred[None]:
             """
