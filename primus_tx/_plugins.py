@@ -20,6 +20,8 @@ BUILTIN: dict[str, str] = {
     "rooms": "primus_tx.plugins.rooms:plugin",
     "responder": "primus_tx.plugins.responder:plugin",
     "cluster": "primus_tx.cluster:plugin",
+    "substream": "primus_tx.plugins.substream:plugin",
+    "sessions": "primus_tx.plugins.sessions:plugin",
 }
 
 

@@ -3,16 +3,18 @@ The built-in plugins, found by name like third-party ones
 (``Primus(site, plugin="emitter, rooms")``, ``primus.plugin("rooms")``,
 ``twistd primus --plugin rooms``, ``create_socket(plugin="emitter")``).
 
-=============  ==========================================================
-``emitter``    events with acknowledgements, primus-emitter 3.1.1's wire
-``emit``       events without acknowledgements, primus-emit 1.0.0's wire
-``rooms``      server-side rooms, primus-rooms 3.4.3's API (no wire)
-``responder``  request/response, primus-responder 1.0.4's wire
-=============  ==========================================================
+====================  ==========================================================
+``emitter``           events with acknowledgements, primus-emitter 3.1.1's wire
+``emit``              events without acknowledgements, primus-emit 1.0.0's wire
+``rooms``             server-side rooms, primus-rooms 3.4.3's API (no wire)
+``responder``         request/response, primus-responder 1.0.4's wire
+``substream``         named streams over one connection, substream 0.2.0's wire
+``sessions``          ``spark.session``: the twisted.web session of the handshake
+====================  ==========================================================
 
 Each one is an :class:`~primus_tx.interfaces.IPrimusPlugin` with a server
-half, a Python client half and a browser half (emitted into
-``/primus/primus.js``); see :doc:`/plugins`.
+half and, where it has a client side, a Python client half and a browser
+half (emitted into ``/primus/primus.js``); see :doc:`/plugins`.
 
 How plugins extend sparks: every :class:`~primus_tx.Primus` has its own
 spark class, ``primus.Spark``, and :func:`extend_spark` replaces it with a

@@ -61,13 +61,16 @@ class ServerProcess:
     on the same port (so pages keep their origin).
     """
 
+    #: The server script to run (other scripts beside it serve other tests).
+    script = SERVER_SCRIPT
+
     def __init__(self, *args: str) -> None:
         self.args = list(args)
         self.port = 0
         self.process: Optional[subprocess.Popen[str]] = None
 
     def start(self) -> ServerProcess:
-        command = [sys.executable, str(SERVER_SCRIPT), "--port", str(self.port), *self.args]
+        command = [sys.executable, str(self.script), "--port", str(self.port), *self.args]
         # The server under test is this checkout's code, whatever copy of
         # primus-tx happens to be installed.
         root = str(HERE.parent.parent)
