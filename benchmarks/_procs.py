@@ -53,6 +53,8 @@ SERVERS: dict[str, tuple[list[str], str]] = {
     "primus-tx-bc": (_PRIMUS_TX + ["--transformer", "browserchannel"], "bc"),
     # primus-tx as one node of a cluster (the plugin's cost on one node, S1)
     "primus-tx-cluster": (_PRIMUS_TX, "primus"),
+    # primus-tx with the metrics plugin counting every message
+    "primus-tx-metrics": (_PRIMUS_TX + ["--metrics"], "primus"),
 }
 
 #: Servers that always run with the run's Redis.

@@ -139,6 +139,8 @@ class Options(usage.Options):
          "[default: $PRIMUS_CLUSTER_PASSWORD]."],
         ["cluster-mode", None, "primus-tx",
          "With --redis: primus-tx, or primus-cluster for fleets running primus-cluster 2.0.0."],
+        ["metrics", None, None,
+         "Serve Prometheus metrics at this path, such as /metrics (needs primus-tx[metrics])."],
     ]  # fmt: skip
 
     optFlags = [
@@ -218,6 +220,18 @@ class Options(usage.Options):
             raise usage.UsageError(f"--static {self['static']}: not a directory")
         if self["app"] is not None:
             self["app_callable"] = _load_app(self["app"])
+        if self["metrics"] is not None:
+            from primus_tx.plugins.metrics import MetricsPlugin
+
+            try:
+                MetricsPlugin(path=self["metrics"])
+            except PrimusError as error:
+                raise usage.UsageError(f"--metrics: {error}") from None
+            prefix = pathname.rstrip("/") + "/"
+            if not self["metrics"].startswith(prefix) and len(self["metrics"].strip("/").split("/")) != 1:
+                raise usage.UsageError(
+                    f"--metrics: use a one-segment path such as /metrics, or one under {prefix}"
+                )
         self["cluster"] = self._cluster() if self["redis"] else None
 
     def _cluster(self) -> dict[str, Any]:
@@ -466,6 +480,13 @@ def makeService(options: Options, reactor: Any = None) -> MultiService:
         primus_options["cluster"] = dict(options["cluster"])
     if plugins:
         primus_options["plugin"] = plugins
+    if options.get("metrics"):
+        from primus_tx._plugins import configured_plugins
+        from primus_tx.plugins.metrics import MetricsPlugin
+
+        chosen = dict(configured_plugins(primus_options["plugin"])) if primus_options.get("plugin") else {}
+        chosen["metrics"] = MetricsPlugin(path=options["metrics"])
+        primus_options["plugin"] = chosen
 
     parent = MultiService()
     parent.setName("primus-tx")

@@ -28,9 +28,17 @@ def raise_fd_limit() -> int:
 
 
 def arguments(
-    description: str, tracemalloc: bool = False, transformer: bool = False, rooms: bool = False
+    description: str,
+    tracemalloc: bool = False,
+    transformer: bool = False,
+    rooms: bool = False,
+    metrics: bool = False,
 ) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
+    if metrics:
+        parser.add_argument(
+            "--metrics", action="store_true", help="with the metrics plugin (served at /metrics)"
+        )
     if rooms:
         parser.add_argument(
             "--rooms", action="store_true", help="rooms: join and room broadcasts (S6)"

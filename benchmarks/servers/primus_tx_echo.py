@@ -4,7 +4,8 @@ unless ``--parser`` names another (``msgpack``, ``binary``), and the echo
 application ``spark.on("data", spark.write)``; the websockets transformer
 unless ``--transformer`` names another (``engine.io``, ``sockjs``,
 ``browserchannel``) so the transformers and parsers are measured on the same
-application.
+application; ``--metrics`` adds the metrics plugin, to measure what counting
+every message costs.
 
 A message ``{"broadcast": x}`` is written to every spark instead (S3);
 with ``--redis`` the server is one node of a cluster (the cluster plugin)
@@ -47,7 +48,7 @@ def _trace_on_signal(prefix: str) -> None:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", tracemalloc=True, transformer=True, rooms=True)
+    args = arguments(__doc__ or "", tracemalloc=True, transformer=True, rooms=True, metrics=True)
     raise_fd_limit()
     if args.tracemalloc:
         _trace_on_signal(args.tracemalloc)
@@ -66,7 +67,11 @@ def main() -> None:
         interface="127.0.0.1",
     )
     number = port.getHost().port  # type: ignore[attr-defined]
-    plugins = (["rooms"] if args.rooms else []) + (["cluster"] if args.redis else [])
+    plugins: dict[str, Any] = {name: name for name in (["rooms"] if args.rooms else []) + (["cluster"] if args.redis else [])}
+    if args.metrics:
+        from primus_tx.plugins.metrics import MetricsPlugin
+
+        plugins["metrics"] = MetricsPlugin(path="/metrics")
     cluster: dict[str, Any] = {}
     if args.redis:
         cluster = {

@@ -188,12 +188,15 @@ def browser_context() -> Iterator[Any]:
 def server_factory() -> Iterator[Any]:
     """
     ``server_factory(*args)`` starts a ``browser_server.py`` with those
-    arguments; every server is stopped after the test.
+    arguments (``script=`` another server script beside it); every server
+    is stopped after the test.
     """
     servers: list[ServerProcess] = []
 
-    def make(*args: str) -> ServerProcess:
+    def make(*args: str, script: Optional[Path] = None) -> ServerProcess:
         server = ServerProcess(*args)
+        if script is not None:
+            server.script = script
         servers.append(server)
         return server.start()
 
