@@ -22,6 +22,8 @@ BUILTIN: dict[str, str] = {
     "cluster": "primus_tx.cluster:plugin",
     "substream": "primus_tx.plugins.substream:plugin",
     "sessions": "primus_tx.plugins.sessions:plugin",
+    "metrics": "primus_tx.plugins.metrics:plugin",
+    "multiplex": "primus_tx.plugins.multiplex:plugin",
 }
 
 

@@ -10,6 +10,8 @@ The built-in plugins, found by name like third-party ones
 ``responder``         request/response, primus-responder 1.0.4's wire
 ``substream``         named streams over one connection, substream 0.2.0's wire
 ``sessions``          ``spark.session``: the twisted.web session of the handshake
+``metrics``           Prometheus metrics of connections, messages and heartbeats
+``multiplex``         channels over one connection, primus-multiplex 3.2.1's wire
 ====================  ==========================================================
 
 Each one is an :class:`~primus_tx.interfaces.IPrimusPlugin` with a server

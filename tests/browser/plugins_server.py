@@ -13,7 +13,9 @@ child process like ``browser_server.py``::
     /control/logout             expire every session
 
 Every spark's substream ``echo`` answers ``{"echo": data}``; with the
-sessions plugin each spark is greeted with ``{"user": name}``.
+sessions plugin each spark is greeted with ``{"user": name}``; with
+multiplex, the channel ``news`` greets each channel spark with
+``{"welcome": id}`` and answers ``{"echo": data}``.
 
 Run: ``python tests/browser/plugins_server.py [--port N] [--plugin NAMES]
 [--transformer NAME] [--required]``.
@@ -132,6 +134,20 @@ def main() -> None:
             echo.on("end", lambda: state["ended"].append("echo"))
 
     primus.on("connection", connection)
+    if "multiplex" in plugins:
+        news = primus.channel("news")  # type: ignore[attr-defined]
+
+        def subscribed(channel_spark: Any) -> None:
+            channel_spark.write({"welcome": channel_spark.id})
+
+            def answer(data: Any) -> None:
+                state["received"].append(data)
+                channel_spark.write({"echo": data})
+
+            channel_spark.on("data", answer)
+            channel_spark.on("end", lambda: state["ended"].append(channel_spark.id))
+
+        news.on("connection", subscribed)
     port = reactor.listenTCP(args.port, site, interface="127.0.0.1")  # type: ignore[attr-defined]
     print(f"PORT {port.getHost().port}", flush=True)
     reactor.callInThread(_wait_for_parent)  # type: ignore[attr-defined]

@@ -88,3 +88,35 @@ def test_the_spark_has_the_page_s_login(
     page.evaluate("() => { window.ended = false; p.on('end', function () { window.ended = true; }); }")
     server.control("logout")
     page.wait_for_function("() => window.ended")
+
+
+@pytest.mark.parametrize("transformer", ["websockets", "engine.io"])
+def test_multiplex_channels(server_factory: Any, page_factory: Any, transformer: str) -> None:
+    server = server_factory("--plugin", "multiplex", "--transformer", transformer, script=SCRIPT)
+    page = page_factory(server.url + "/")
+    opened(page)
+    page.evaluate(
+        """() => {
+             window.a = p.channel('news');
+             window.b = p.channel('news');
+             [a, b].forEach(function (ch, i) {
+               ch.on('data', function (d) { window.seen.push(['ch' + i, d]); });
+               ch.on('end', function () { window.seen.push(['ch' + i + ' end']); });
+             });
+             a.write({from: 'a'});
+             b.write(0);
+           }"""
+    )
+    page.wait_for_function("() => window.seen.filter(e => e[0] === 'ch0').length === 2")
+    page.wait_for_function("() => window.seen.filter(e => e[0] === 'ch1').length === 2")
+    ids = page.evaluate("() => [a.id, b.id]")
+    assert page.evaluate("() => window.seen.filter(e => e[0] === 'ch0').map(e => e[1])") == [
+        {"welcome": ids[0]}, {"echo": {"from": "a"}},
+    ]
+    assert page.evaluate("() => window.seen.filter(e => e[0] === 'ch1').map(e => e[1])") == [
+        {"welcome": ids[1]}, {"echo": 0},
+    ]
+    page.evaluate("() => a.end()")
+    assert server.wait_for(lambda s: s["ended"])["ended"] == [ids[0]]
+    # Multiplex packets never reach the page's data listeners.
+    assert not page.evaluate("() => window.seen.some(e => e[0] === 'data')")
