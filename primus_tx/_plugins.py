@@ -24,6 +24,8 @@ BUILTIN: dict[str, str] = {
     "sessions": "primus_tx.plugins.sessions:plugin",
     "metrics": "primus_tx.plugins.metrics:plugin",
     "multiplex": "primus_tx.plugins.multiplex:plugin",
+    "fortress-maximus": "primus_tx.plugins.fortress:plugin",
+    "mirage": "primus_tx.plugins.mirage:plugin",
 }
 
 

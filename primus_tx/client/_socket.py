@@ -78,6 +78,8 @@ _OPTIONS = frozenset(
         "random",
         "authorization",
         "websockets",
+        # The mirage plugin's id (primus_tx.plugins.mirage).
+        "mirage",
     )
 )
 

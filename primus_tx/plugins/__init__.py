@@ -12,6 +12,8 @@ The built-in plugins, found by name like third-party ones
 ``sessions``          ``spark.session``: the twisted.web session of the handshake
 ``metrics``           Prometheus metrics of connections, messages and heartbeats
 ``multiplex``         channels over one connection, primus-multiplex 3.2.1's wire
+``fortress-maximus``  every incoming event validated before listeners see it
+``mirage``            persistent session ids, mirage 0.0.7's wire
 ====================  ==========================================================
 
 Each one is an :class:`~primus_tx.interfaces.IPrimusPlugin` with a server

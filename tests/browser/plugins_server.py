@@ -6,11 +6,13 @@ child process like ``browser_server.py``::
     /                           a page that loads /primus/primus.js
     /login?user=NAME            stores NAME in the page's twisted.web session
     /control/stats              JSON: what the substreams received, the
-                                users the sparks' sessions carry
+                                users the sparks' sessions carry, the
+                                sparks' ids as they connected
     /control/substream?name=N&data=JSON   spark.substream(N).write(data)
                                 to every spark
     /control/endstream?name=N   spark.substream(N).end() on every spark
     /control/logout             expire every session
+    /control/drop               end every spark, asking it to reconnect
 
 Every spark's substream ``echo`` answers ``{"echo": data}``; with the
 sessions plugin each spark is greeted with ``{"user": name}``; with
@@ -70,13 +72,16 @@ class Control(Resource):
         args = {k.decode(): v[0].decode() for k, v in request.args.items()}
         result: Any = True
         if action == "stats":
-            result = {key: self.state[key] for key in ("received", "users", "ended")}
+            result = {key: self.state[key] for key in ("received", "users", "ended", "ids")}
         elif action == "substream":
             for spark in primus:
                 spark.substream(args["name"]).write(json.loads(args["data"]))  # type: ignore[attr-defined]
         elif action == "endstream":
             for spark in primus:
                 spark.substream(args["name"]).end()  # type: ignore[attr-defined]
+        elif action == "drop":
+            for spark in primus:
+                spark.end(reconnect=True)
         elif action == "logout":
             for session in list(self.site.sessions.values()):
                 session.expire()
@@ -95,7 +100,7 @@ def main() -> None:
     parser.add_argument("--required", action="store_true", help="sessions required")
     args = parser.parse_args()
 
-    state: dict[str, Any] = {"received": [], "users": [], "ended": []}
+    state: dict[str, Any] = {"received": [], "users": [], "ended": [], "ids": []}
     root = Resource()
     root.putChild(b"", Page())
     root.putChild(b"login", Login())
@@ -119,6 +124,7 @@ def main() -> None:
     state["primus"] = primus
 
     def connection(spark: Any) -> None:
+        state["ids"].append(spark.id)
         if hasattr(spark, "session") and spark.session is not None:
             user = getattr(spark.session, "user", None)
             state["users"].append(user)

@@ -120,3 +120,33 @@ def test_multiplex_channels(server_factory: Any, page_factory: Any, transformer:
     assert server.wait_for(lambda s: s["ended"])["ended"] == [ids[0]]
     # Multiplex packets never reach the page's data listeners.
     assert not page.evaluate("() => window.seen.some(e => e[0] === 'data')")
+
+
+@pytest.mark.parametrize("transformer", TRANSFORMERS)
+def test_mirage_keeps_the_id_across_reconnects(
+    server_factory: Any, page_factory: Any, transformer: str
+) -> None:
+    server = server_factory("--plugin", "mirage", "--transformer", transformer, script=SCRIPT)
+    page = page_factory(server.url + "/")
+    page.evaluate(
+        """() => new Promise((resolve) => {
+             window.ids = [];
+             window.p = new Primus({ reconnect: { min: 50, max: 100 } });
+             p.on('mirage', function (id) { window.ids.push(id); resolve(); });
+           })"""
+    )
+    given = page.evaluate("() => window.ids[0]")
+    assert len(given) == 16 and page.evaluate("() => p.mirage") == given
+    assert server.control("stats")["ids"] == [given]
+    server.control("drop")
+    server.wait_for(lambda stats: len(stats["ids"]) == 2, timeout=10)
+    assert server.control("stats")["ids"] == [given, given]
+    # A page that brings its own id keeps it.
+    other = page_factory(server.url + "/")
+    other.evaluate(
+        """() => new Promise((resolve) => {
+             window.p = new Primus({ mirage: 'kept-id' });
+             p.on('mirage', resolve);
+           })"""
+    )
+    assert server.control("stats")["ids"][-1] == "kept-id"
