@@ -43,7 +43,7 @@ from zope.interface import implementer
 
 from primus_tx._errors import ParserError, PrimusError
 from primus_tx.interfaces import IPrimusPlugin
-from primus_tx.plugins import PluginBase, extend_spark
+from primus_tx.plugins import PluginBase, extend_spark, reactor_of
 
 __all__ = [
     "BUCKETS",
@@ -288,11 +288,12 @@ class MetricsSpark:
     _metrics_ping: list[Any]
     _metrics_receive: Any
 
-    def __init__(self, primus: Any, connection: Any, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, owner: Any, connection: Any, *args: Any, **kwargs: Any) -> None:
+        # ``owner``: what the spark class takes first (its server).
         counts = self._metrics
         counts.connections += 1
         super().__init__(  # type: ignore[call-arg]
-            primus, _CountingConnection(connection, counts, self._metrics_prepared), *args, **kwargs
+            owner, _CountingConnection(connection, counts, self._metrics_prepared), *args, **kwargs
         )
 
     def messageReceived(self, message: Union[str, bytes]) -> None:
@@ -319,7 +320,7 @@ class MetricsSpark:
         # pong stays out of the histogram.
         if ping[0] is not None and message[_PONG_LENGTH:] == ping[0]:
             spark: Any = self
-            self._metrics.observe_rtt(max(spark.primus._reactor.seconds() - ping[1], 0.0))
+            self._metrics.observe_rtt(max(reactor_of(spark.primus).seconds() - ping[1], 0.0))
 
     def _report(self, error: Exception) -> None:
         if isinstance(error, ParserError) and str(error).startswith("Failed to decode"):
@@ -436,10 +437,10 @@ class MetricsPlugin(PluginBase):
             prepared[1] = _size(message)
             if ping[2]:  # the heartbeat's ping: remember its timestamp
                 ping[2] = False
-                text = primus._decode(message)
+                text = primus.parser.decode(message)
                 if isinstance(text, str) and text.startswith(_PING):
                     ping[0] = text[_PING_LENGTH:]
-                    ping[1] = primus._reactor.seconds()
+                    ping[1] = reactor_of(primus).seconds()
             return result
 
         server.prepare = prepare
