@@ -28,7 +28,7 @@ heartbeat), and expiring the session — a logout — ends the spark
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from zope.interface import implementer
 
@@ -114,10 +114,13 @@ class SessionSpark:
         spark.end()
 
     def _session_forget(self) -> None:
-        session: Optional[Any] = self.session
+        session: Any = self.session
         callbacks = getattr(session, "expireCallbacks", None)
         if callbacks and self._session_expired in callbacks:
-            callbacks.remove(self._session_expired)
+            # A new list, not remove(): this runs while Session.expire()
+            # iterates over the old one when a logout ends the spark.
+            mine = self._session_expired
+            session.expireCallbacks = [c for c in callbacks if c != mine]
 
 
 @implementer(IPrimusPlugin)

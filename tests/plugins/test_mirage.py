@@ -78,6 +78,16 @@ def test_messages_wait_for_the_id() -> None:
     assert got == [("later", "first"), ("later", "second")]
 
 
+def test_a_client_gone_before_its_id_is_settled_is_not_registered() -> None:
+    primus, _ = server()
+    pending: Deferred[Any] = Deferred()
+    primus.id.validator(lambda spark, id: pending)  # type: ignore[attr-defined]
+    _, conn = connect(primus, query={"_mirage": "gone"})
+    conn.lose()
+    pending.callback(True)
+    assert primus.connections == {}
+
+
 def test_a_slow_validator_times_out() -> None:
     primus, clock = server(timeout=2)
     primus.id.validator(lambda spark, id: Deferred())  # type: ignore[attr-defined]

@@ -87,6 +87,13 @@ def test_logging_out_ends_the_spark_and_heartbeats_keep_the_session() -> None:
     assert conn.closed and conn.ended_by_server
 
 
+def test_logging_out_ends_every_spark_of_the_session() -> None:
+    world = LoggedIn()
+    conns = [world.connect()[1] for _ in range(3)]
+    world.session.expire()
+    assert all(conn.closed for conn in conns)
+
+
 def test_ended_sparks_forget_their_session() -> None:
     world = LoggedIn()
     spark, _, _ = world.connect()

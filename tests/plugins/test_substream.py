@@ -270,6 +270,20 @@ def test_pausing_a_stream_holds_its_messages_and_the_connection() -> None:
     assert conn.reading
 
 
+def test_a_paused_stream_that_ends_releases_the_connection() -> None:
+    primus = server()
+    spark, conn = connect(primus)
+    a = spark.substream("a")
+    a.pauseProducing()
+    assert not conn.reading
+    receive(spark, {"substream": "a", "args": END})  # the peer ends it
+    assert conn.reading
+    b = spark.substream("b")
+    b.pauseProducing()
+    spark.end()  # the connection ends: nothing to resume
+    assert not conn.reading
+
+
 # -- the Python client half --------------------------------------------------------
 
 

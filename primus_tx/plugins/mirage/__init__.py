@@ -179,6 +179,8 @@ class MiragePlugin(PluginBase):
         wire = self.wire
 
         def settled(id: str, spark: Any) -> None:
+            if spark.ready_state != spark.OPEN:
+                return  # gone while its id was settled: nothing to register
             connections = primus.connections
             holder = connections.get(id)
             if holder is not None and holder is not spark:

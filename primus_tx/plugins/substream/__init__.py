@@ -193,8 +193,12 @@ class SubStream(EventEmitter):
             parent.raw_write(envelope(self.name, END))
         if self._registry.get(self.name) is self:
             del self._registry[self.name]
+        if self._held is not None:
+            # A paused stream that ends stops holding the connection.
+            self._held = None
+            if getattr(parent.connection, "ready_state", OPEN) == OPEN:
+                self._release_connection(parent)
         self._parent = None
-        self._held = None
         self._set_state(CLOSED)
         self._stop_producer()
         self._safely("close")
@@ -410,7 +414,7 @@ def _claim(packet: Packet) -> Any:
     return False
 
 
-def _registry_of(connection: Any, parent: Callable[[], _Parent]) -> dict[str, SubStream]:
+def _registry_of(connection: Any) -> dict[str, SubStream]:
     streams = connection._streams
     if streams is None:
         streams = connection._streams = {}
@@ -422,7 +426,7 @@ def _registry_of(connection: Any, parent: Callable[[], _Parent]) -> dict[str, Su
 def _open(connection: Any, name: str, parent: Callable[[], _Parent]) -> SubStream:
     if not isinstance(name, str):
         raise PrimusError(f"A substream's name is a string, not {name!r}")
-    streams = _registry_of(connection, parent)
+    streams = _registry_of(connection)
     stream = streams.get(name)
     if stream is None:
         stream = streams[name] = SubStream(parent(), name, streams)
