@@ -10,16 +10,19 @@ import io
 import json
 from typing import Any
 
+import msgpack
 import pytest
 from client_fakes import Harness
-from fakes import connect, make_primus
+from fakes import FakeConnection, connect, make_primus
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.protocols.basic import FileSender
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from primus_tx import Primus, PrimusError
+from primus_tx.interfaces import IParser
 from primus_tx.plugins.substream import END, SubStream
 
 sync = SynchronousTestCase()
@@ -249,6 +252,47 @@ def test_a_file_streams_into_a_substream() -> None:
         clock.advance(0)
     received = "".join(m["args"] for m in conn.decoded)
     assert received == content
+
+
+@implementer(IParser)
+class MsgpackParser:
+    """
+    A binary parser for this test only (msgpack carries bytes inside an
+    envelope, which JSON cannot).
+    """
+
+    name = "test-msgpack"
+    binary = True
+
+    def encode(self, data: Any) -> bytes:
+        return msgpack.packb(data, use_bin_type=True)  # type: ignore[no-any-return]
+
+    def decode(self, message: Any) -> Any:
+        return msgpack.unpackb(message, raw=False)
+
+    def library(self) -> str:
+        return "function encoder(d, fn) {} function decoder(d, fn) {}"
+
+
+def test_a_binary_file_streams_into_a_substream() -> None:
+    primus, clock = make_primus(ping_interval=0, plugin="substream", parser=MsgpackParser())
+    clock.advance(0)
+    spark, conn = connect(primus, connection=FakeConnection(MsgpackParser()))
+    stream = spark.substream("file")
+    content = bytes(range(256)) * 300  # 76,800 bytes: five FileSender chunks
+    done: Deferred[Any] = FileSender().beginFileTransfer(io.BytesIO(content), stream)
+    clock.advance(0)
+    conn.pause_writing()
+    paused_at = len(conn.sent)
+    for _ in range(5):
+        clock.advance(0)
+    assert len(conn.sent) == paused_at
+    conn.resume_writing()
+    while not done.called:
+        clock.advance(0)
+    chunks = [m["args"] for m in conn.decoded]
+    assert all(type(c) is bytes for c in chunks) and len(chunks) > 2
+    assert b"".join(chunks) == content
 
 
 def test_pausing_a_stream_holds_its_messages_and_the_connection() -> None:
