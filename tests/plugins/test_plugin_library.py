@@ -31,3 +31,18 @@ def test_the_library_with_every_client_half_loads(tmp_path: Path) -> None:
         "if (!Primus.$.substream || !Primus.$.multiplex) throw new Error('helpers');"
     )
     subprocess.run([node_path(), "-e", check, str(library)], check=True, timeout=30)
+
+
+def test_every_built_in_plugin_is_found_by_its_name() -> None:
+    from zope.interface.verify import verifyObject
+
+    from primus_tx._plugins import find_plugin
+    from primus_tx.interfaces import IPrimusPlugin
+    from primus_tx.plugins import BUILTIN
+
+    for name in BUILTIN:
+        found = find_plugin(name)
+        assert verifyObject(IPrimusPlugin, found)
+        assert found.name == name
+        primus, _ = make_primus(ping_interval=0)
+        assert primus.plugin(name) is found  # asking for it adds it
