@@ -234,6 +234,14 @@ class MetricsResource(Resource):
         super().__init__()
         self.registry = registry if registry is not None else _prometheus().REGISTRY
 
+    def render(self, request: Any) -> bytes:
+        if request.method in (b"GET", b"HEAD"):
+            return self.render_GET(request)
+        request.setResponseCode(405)
+        request.setHeader(b"allow", b"GET, HEAD")
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"Method Not Allowed"
+
     def render_GET(self, request: Any) -> bytes:
         exposition = _prometheus().exposition
         request.setHeader(b"content-type", exposition.CONTENT_TYPE_LATEST.encode("ascii"))

@@ -148,15 +148,24 @@ def test_a_nested_path_outside_primus_needs_mounting_by_hand() -> None:
 # -- a real scrape ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/primus/metrics"])
+@pytest.mark.parametrize(
+    "path, transformer",
+    [
+        ("/metrics", "websockets"),
+        ("/primus/metrics", "websockets"),
+        ("/metrics", "engine.io"),
+        ("/metrics", "sockjs"),
+    ],
+)
 @pytest_twisted.ensureDeferred
-async def test_scrape_over_http(reactor: Any, path: str) -> None:
+async def test_scrape_over_http(reactor: Any, path: str, transformer: str) -> None:
     registry = CollectorRegistry()
     site = Site(Resource())
     primus = Primus(
         site,
         reactor=reactor,
         ping_interval=0,
+        transformer=transformer,
         plugin={"metrics": MetricsPlugin(path=path, registry=registry)},
     )
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
@@ -183,7 +192,7 @@ async def test_scrape_over_http(reactor: Any, path: str) -> None:
             for f in families.values()
             for s in f.samples
         }
-        ws = json.dumps({"transformer": "websockets"})
+        ws = json.dumps({"transformer": transformer})
         assert labelled[("primus_connections_open", ws)] == 1
         assert labelled[("primus_messages_received_total", ws)] == 1
         assert labelled[("primus_received_bytes_total", ws)] == len('{"hello":"metrics"}')
@@ -191,7 +200,7 @@ async def test_scrape_over_http(reactor: Any, path: str) -> None:
         # Upgrades and other methods are not the metrics' business.
         post = await treq.post(url + path, b"", reactor=reactor)
         await post.content()
-        assert post.code != 200
+        assert post.code == (405 if path == "/metrics" else 426)
     finally:
         if socket is not None:
             await socket.end()
