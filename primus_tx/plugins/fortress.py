@@ -3,7 +3,7 @@
 The ``fortress-maximus`` plugin: every incoming event is validated before
 any listener sees it, as the npm fortress-maximus does::
 
-    primus = Primus(site, plugin="fortress-maximus, emit")
+    primus = Primus(site, plugin="fortress-maximus, emit")   # either order
 
     def chat(spark, room, text):
         return isinstance(room, str) and isinstance(text, str) and len(text) < 500
@@ -32,9 +32,9 @@ untouched, unless ``FortressPlugin(validate_data=True)``, which treats it
 as the event ``"data"`` with the message as its one argument (and so needs
 ``data`` listeners and a ``data`` validator).
 
-Add this plugin before the ones that read events (``emit``, ``emitter``):
-it is an incoming transform, and transforms run before ``data`` listeners,
-which is where those plugins find events.  Acknowledgements
+The order of the plugins does not matter: this one is an incoming
+transform, and transforms run before ``data`` listeners, which is where the
+``emit`` and ``emitter`` plugins find events.  Acknowledgements
 (``{"type": 1, ...}``) are answers, not events, and pass.
 """
 
