@@ -20,6 +20,7 @@ or ``twistd primus --metrics /metrics``.  Every metric has a
 ``primus_heartbeat_rtt_seconds``           histogram  ping to pong round trips
 ``primus_write_buffer_full_total``         counter    sends that filled a connection's buffer
 ``primus_authorization_refusals_total``    counter    requests ``authorize()`` refused
+``primus_slow_clients_total``              counter    sparks that hit the ``max_buffered`` cap
 =========================================  =========  ======================================
 
 Why it costs nothing when off and little when on: without the plugin no
@@ -105,6 +106,7 @@ class Counts:
         "rtt_buckets",
         "rtt_count",
         "rtt_sum",
+        "slow_clients",
         "transformer",
     )
 
@@ -119,6 +121,7 @@ class Counts:
         self.decode_errors = 0
         self.buffer_full = 0
         self.authorization_refusals = 0
+        self.slow_clients = 0
         self.rtt_buckets = [0] * (len(BUCKETS) + 1)
         self.rtt_sum = 0.0
         self.rtt_count = 0
@@ -184,6 +187,11 @@ class PrimusCollector:
                 "primus_authorization_refusals",
                 "Requests and upgrades the authorization function refused.",
                 "authorization_refusals",
+            ),
+            (
+                "primus_slow_clients",
+                "Times a spark's send buffer reached max_buffered (the slow-client cap).",
+                "slow_clients",
             ),
         )
         for name, documentation, attribute in counters:
@@ -280,6 +288,12 @@ class _CountingConnection:
         if last[0] is prepared:
             counts.bytes_out += last[1]
         self._connection.sendPrepared(prepared)
+
+    def bufferedAmount(self) -> int:
+        # Asked on every write while the connection is behind (the
+        # slow-client cap): not through __getattr__'s slow path.
+        amount: int = self._connection.bufferedAmount()
+        return amount
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._connection, name)
@@ -464,6 +478,11 @@ class MetricsPlugin(PluginBase):
         # Read when the heartbeat starts (with the first connection).
         primus._sweep = sweep
         _count_refusals(primus, counts)
+
+        def slow(*_: Any) -> None:
+            counts.slow_clients += 1
+
+        primus.on("slow client", slow)
         if self.path is not None:
             _mount(primus, self.path, self.registry)
 

@@ -102,6 +102,17 @@ def test_buffer_full_events() -> None:
     assert value(registry, "primus_write_buffer_full_total") == 2
 
 
+def test_slow_clients() -> None:
+    primus, _, registry = metered(ping_interval=0, max_buffered=65536, slow_client="drop")
+    spark, conn = connect(primus)
+    conn.buffered = 65530
+    conn.pause_writing()
+    spark.write("x" * 10)  # past the cap: dropped, one episode
+    spark.write("y" * 10)
+    assert value(registry, "primus_slow_clients_total") == 1
+    assert spark.dropped == 2
+
+
 def test_authorization_refusals() -> None:
     from fakes import make_request
 
