@@ -84,10 +84,15 @@ def test_the_spark_has_the_page_s_login(
     page.wait_for_function("() => window.seen.some(e => e[0] === 'data' && e[1].user)")
     assert page.evaluate("() => window.seen.find(e => e[1].user)[1]") == {"user": "ada"}
     assert server.control("stats")["users"] == ["ada"]
-    # Logging out (the session expiring) ends the connection for good.
+    # Logging out (the session expiring) ends the connection for good: the
+    # client is told not to reconnect (and were a reconnect to happen, say
+    # with the close message lost in a polling upgrade, it would be refused).
     page.evaluate("() => { window.ended = false; p.on('end', function () { window.ended = true; }); }")
     server.control("logout")
-    page.wait_for_function("() => window.ended")
+    page.wait_for_function("() => window.ended || p.readyState !== Primus.OPEN")
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => p.readyState") != 3
+    assert server.control("stats")["users"] == ["ada"]
 
 
 @pytest.mark.parametrize("transformer", ["websockets", "engine.io"])
