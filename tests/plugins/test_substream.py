@@ -10,7 +10,6 @@ import io
 import json
 from typing import Any
 
-import msgpack
 import pytest
 from client_fakes import Harness
 from fakes import FakeConnection, connect, make_primus
@@ -18,11 +17,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.protocols.basic import FileSender
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from primus_tx import Primus, PrimusError
-from primus_tx.interfaces import IParser
+from primus_tx.parsers import find_parser
 from primus_tx.plugins.substream import END, SubStream
 
 sync = SynchronousTestCase()
@@ -254,30 +252,11 @@ def test_a_file_streams_into_a_substream() -> None:
     assert received == content
 
 
-@implementer(IParser)
-class MsgpackParser:
-    """
-    A binary parser for this test only (msgpack carries bytes inside an
-    envelope, which JSON cannot).
-    """
-
-    name = "test-msgpack"
-    binary = True
-
-    def encode(self, data: Any) -> bytes:
-        return msgpack.packb(data, use_bin_type=True)  # type: ignore[no-any-return]
-
-    def decode(self, message: Any) -> Any:
-        return msgpack.unpackb(message, raw=False)
-
-    def library(self) -> str:
-        return "function encoder(d, fn) {} function decoder(d, fn) {}"
-
-
 def test_a_binary_file_streams_into_a_substream() -> None:
-    primus, clock = make_primus(ping_interval=0, plugin="substream", parser=MsgpackParser())
+    # The msgpack parser carries bytes inside an envelope, which JSON cannot.
+    primus, clock = make_primus(ping_interval=0, plugin="substream", parser="msgpack")
     clock.advance(0)
-    spark, conn = connect(primus, connection=FakeConnection(MsgpackParser()))
+    spark, conn = connect(primus, connection=FakeConnection(find_parser("msgpack")))
     stream = spark.substream("file")
     content = bytes(range(256)) * 300  # 76,800 bytes: five FileSender chunks
     done: Deferred[Any] = FileSender().beginFileTransfer(io.BytesIO(content), stream)
