@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet.defer import Deferred
+from waits import next_event as wait_event
+from waits import until
 
 from primus_tx import Primus, Spark
 
@@ -24,28 +25,6 @@ def sparks_of(primus: Primus) -> list[Spark]:
     made: list[Spark] = []
     primus.on("connection", made.append)
     return made
-
-
-async def until(reactor: Any, check: Any, timeout: float = 5.0) -> None:
-    from twisted.internet.task import deferLater
-
-    waited = 0.0
-    while not check():
-        if waited > timeout:
-            raise AssertionError(f"timed out waiting for {check}")
-        await deferLater(reactor, 0.02, lambda: None)
-        waited += 0.02
-
-
-def wait_event(reactor: Any, emitter: Any, event: str, timeout: float = 5) -> Deferred[Any]:
-    d: Deferred[Any] = Deferred()
-
-    def fired(*args: Any) -> None:
-        if not d.called:
-            d.callback(args)
-
-    emitter.once(event, fired)
-    return d.addTimeout(timeout, reactor)
 
 
 # -- emitter ------------------------------------------------------------------------
