@@ -33,14 +33,15 @@ def test_the_library_with_every_client_half_loads(tmp_path: Path) -> None:
     subprocess.run([node_path(), "-e", check, str(library)], check=True, timeout=30)
 
 
-def test_every_built_in_plugin_is_found_by_its_name() -> None:
+def test_every_plugin_of_the_group_is_found_by_its_name() -> None:
     from zope.interface.verify import verifyObject
 
-    from primus_tx._plugins import find_plugin
+    from primus_tx._plugins import BUILTIN, find_plugin
     from primus_tx.interfaces import IPrimusPlugin
-    from primus_tx.plugins import BUILTIN
 
-    for name in BUILTIN:
+    group = ("substream", "multiplex", "fortress-maximus", "mirage", "sessions", "metrics")
+    assert set(group) <= set(BUILTIN)
+    for name in group:
         found = find_plugin(name)
         assert verifyObject(IPrimusPlugin, found)
         assert found.name == name
