@@ -524,6 +524,29 @@ def _eval_result(event: Event) -> Event:
     return event
 
 
+async def end_after_writes(server: NodePrimusServer, socket: Any, spark: str) -> list[tuple[str, Any]]:
+    """
+    Write ``0``, ``1``, ``2`` on a Python client ``socket``, then
+    ``end({"last": "words"})``; once the Node server's spark ``spark`` has
+    ended, what it heard and its end, in order (``("data", value)``,
+    ``("end", None)``): the contract of ``end(data)`` is that all of it
+    arrives before the end.
+    """
+    for n in range(3):
+        socket.write(n)
+    await socket.end({"last": "words"})
+    await server.wait_for("end", timeout=10, where=lambda e: e["args"][0]["id"] == spark)
+    return [
+        (e["event"], e["args"][0].get("data"))
+        for e in server.events
+        if e["event"] in ("data", "end") and e["args"][0]["id"] == spark
+    ]
+
+
+#: What :func:`end_after_writes` expects the spark to hear.
+HEARD_BEFORE_END = [("data", 0), ("data", 1), ("data", 2), ("data", {"last": "words"}), ("end", None)]
+
+
 class NodePrimusServer(NodePeer):
     """
     A Node Primus 8 server on 127.0.0.1 (see primus_server_driver.js for

@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred
 from primus_tx.client import Socket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nodepeer import NodePrimusServer
+from nodepeer import HEARD_BEFORE_END, NodePrimusServer, end_after_writes
 
 
 def _events(socket: Socket) -> dict:
@@ -114,5 +114,48 @@ async def test_socket_against_node_primus_engine_io(reactor, websockets):
             await wait_until(reactor, lambda: socket._transport.transport_name == "websocket", 5.0, "the upgrade")
         await socket.end()
         await server.wait_for("disconnection", timeout=5)
+    finally:
+        await server.stop()
+
+
+async def _open_on(reactor, socket, websockets):
+    """
+    Wait until ``socket`` is open on the transport it settles on.
+    """
+    opened: Deferred = Deferred()
+    socket.once("open", lambda: opened.callback(None))
+    await opened
+    if websockets:
+        await wait_until(reactor, lambda: socket._transport.transport_name == "websocket", 5.0, "the upgrade")
+
+
+@pytest.mark.parametrize("websockets", [False, True])
+@pytest_twisted.ensureDeferred
+async def test_end_with_data_delivers_it_first(live, reactor, websockets):
+    # Primus's contract: end(data) writes, then closes; the spark hears
+    # every write, in order, before it ends, even with a POST in flight.
+    socket = Socket(live.base, transformer="engine.io", reactor=reactor, transport={"websockets": websockets})
+    await _open_on(reactor, socket, websockets)
+    heard: list = []
+    live.sparks[0].on("data", heard.append)
+    live.sparks[0].on("end", lambda *_: heard.append("end"))
+    for n in range(3):
+        socket.write(n)
+    await socket.end({"last": "words"})
+    await wait_until(reactor, lambda: "end" in heard, 5.0, "the spark to end")
+    assert heard == [0, 1, 2, {"last": "words"}, "end"]
+    await wait_until(reactor, lambda: not live.server.sessions, 3.0, "the session to close")
+
+
+@pytest.mark.parametrize("websockets", [False, True])
+@pytest_twisted.ensureDeferred
+async def test_end_with_data_against_node_primus_engine_io(reactor, websockets):
+    server = await NodePrimusServer.start(reactor, {"transformer": "engine.io", "echo": False})
+    try:
+        socket = Socket(f"http://127.0.0.1:{server.port}", transformer="engine.io", reactor=reactor,
+                        transport={"websockets": websockets})
+        await _open_on(reactor, socket, websockets)
+        spark = (await server.wait_for("connection", timeout=5))["args"][0]["id"]
+        assert await end_after_writes(server, socket, spark) == HEARD_BEFORE_END
     finally:
         await server.stop()

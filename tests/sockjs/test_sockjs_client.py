@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from nodepeer import NodePrimusServer, node_path
+from nodepeer import HEARD_BEFORE_END, NodePrimusServer, end_after_writes, node_path
 from twisted.internet.defer import Deferred
 from twisted.web.resource import Resource
 from twisted.web.server import Site
@@ -106,6 +106,43 @@ async def test_echo_over_each_transport(reactor: Any, echo: Any, transport: Any)
         await socket.end()
 
 
+@pytest_twisted.async_yield_fixture()
+async def lasting(reactor: Any) -> Any:
+    """
+    A server that writes nothing and keeps a session without a receiver
+    for a minute: a spark that ends sooner was ended by the client's
+    abort (or WebSocket close), not by the disconnect delay.
+    """
+    site = Site(Resource())
+    primus = Primus(site, transformer="sockjs", ping_interval=0, transport={"disconnect_delay": 60})
+    sparks: list[Any] = []
+    primus.on("connection", sparks.append)
+    port = reactor.listenTCP(0, site, interface="127.0.0.1")
+    yield f"http://127.0.0.1:{port.getHost().port}", sparks
+    await primus.destroy()
+    await port.stopListening()
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["xhr-streaming"], ["xhr-polling"]])
+@pytest_twisted.ensureDeferred
+async def test_end_with_data_delivers_it_first(reactor: Any, lasting: Any, transports: list[str]) -> None:
+    # Primus's contract: end(data) writes the data, then closes; the
+    # spark hears every write, in order, before it ends, even with an
+    # xhr_send still in flight, and ends at once.
+    url, sparks = lasting
+    socket = await Socket.connect(url + "/primus", transformer="sockjs", reactor=reactor,
+                                  transport={"transports": transports})
+    heard: list[Any] = []
+    sparks[0].on("data", heard.append)
+    sparks[0].on("end", lambda *_: heard.append("end"))
+    ended = wait_event(reactor, sparks[0], "end", timeout=10)
+    for n in range(3):
+        socket.write(n)
+    await socket.end({"last": "words"})
+    await ended
+    assert heard == [0, 1, 2, {"last": "words"}, "end"]
+
+
 @pytest_twisted.ensureDeferred
 async def test_unknown_server_fails(reactor: Any) -> None:
     site = Site(Resource())
@@ -151,4 +188,19 @@ async def test_against_node_primus_sockjs(reactor: Any, transports: list[str]) -
     finally:
         if socket is not None:
             await socket.end()
+        await server.stop()
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["xhr-streaming"], ["xhr-polling"]])
+@pytest_twisted.ensureDeferred
+async def test_end_with_data_against_node_primus_sockjs(reactor: Any, transports: list[str]) -> None:
+    server = await NodePrimusServer.start(
+        reactor, {"transformer": "sockjs", "pingInterval": False, "echo": False}, node=node_path()
+    )
+    try:
+        socket = await Socket.connect(server.url, transformer="sockjs", reactor=reactor,
+                                      transport={"transports": transports})
+        spark = (await server.wait_for("connection"))["args"][0]["id"]
+        assert await end_after_writes(server, socket, spark) == HEARD_BEFORE_END
+    finally:
         await server.stop()

@@ -76,7 +76,6 @@ class BrowserChannelClientTransport(HTTPClientBase):
         self._outbox: list[str] = []
         self._sent_maps = 0
         self._posting = False
-        self._drained: Optional[Deferred[None]] = None
         self._aid = -1
         self._rid = random.randrange(100000)
         self._buffer = ""
@@ -114,25 +113,12 @@ class BrowserChannelClientTransport(HTTPClientBase):
         self._cancel_timeout()
         if self._opened and not self._reported and (self._outbox or self._posting):
             # ``end(data)`` writes just before closing: deliver what is
-            # still to be posted first (for a few seconds at most), then
-            # say goodbye.  The handler hears nothing more meanwhile.
-            drained: Deferred[None] = Deferred()
-            self._drained = drained
-            give_up = self._reactor.callLater(5, self._finish_draining)
-
-            def goodbye(_: Any) -> Deferred[None]:
-                if give_up.active():
-                    give_up.cancel()
-                return self._goodbye()
-
+            # still to be posted first, then say goodbye.  The handler
+            # hears nothing more meanwhile.
+            closing = self._drain_then(self._goodbye)
             self._post()
-            return drained.addCallback(goodbye)
+            return closing
         return self._goodbye()
-
-    def _finish_draining(self) -> None:
-        drained, self._drained = self._drained, None
-        if drained is not None:
-            drained.callback(None)
 
     def _goodbye(self) -> Deferred[None]:
         self._cancel_pending()

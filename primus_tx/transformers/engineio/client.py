@@ -8,7 +8,9 @@ It behaves like the official ``engine.io-client`` as Primus configures it:
 open by polling, probe the upgrade with ``2probe`` / ``3probe``, let the
 in-flight poll and POST finish, then send ``5`` and move to the WebSocket;
 answer pings; fail when the server is silent for ``pingInterval +
-pingTimeout``.  Transport options: ``websockets`` (``False`` stays on
+pingTimeout``.  Closing on polling posts a ``close`` packet behind
+whatever is still to be posted, as ``end(data)`` needs (see
+:class:`~primus_tx.transformers._http_client.Drain`).  Transport options: ``websockets`` (``False`` stays on
 polling, as Primus's ``websockets: false`` does), ``connect_timeout``
 (seconds, default 30) and ``tls`` (an ``IPolicyForHTTPS`` for https).
 """
@@ -30,6 +32,7 @@ from zope.interface import implementer
 
 from primus_tx._errors import ConnectionFailed
 from primus_tx.interfaces import IClientTransport
+from primus_tx.transformers._http_client import Drain
 from primus_tx.transformers.engineio._packets import (
     CLOSE,
     MESSAGE,
@@ -75,7 +78,7 @@ class _Probe(WebSocketClientProtocol):
 
 
 @implementer(IClientTransport)
-class EngineIOClientTransport:
+class EngineIOClientTransport(Drain):
     """
     One Engine.IO session of a Python Primus client.
     """
@@ -149,36 +152,41 @@ class EngineIOClientTransport:
         was_open = self._state == "open"
         self._state = "closed"
         self._cancel_alive()
-        get, self._get = self._get, None
-        if get is not None:
-            get.cancel()
         connecting, self._connecting = self._connecting, None
         if connecting is not None:
             connecting.cancel()
         ws, self._ws = self._ws, None
-        waits: list[Deferred[Any]] = []
         if ws is not None:
             ws.owner = None
             if ws.state == _WS_OPEN:
                 ws.sendClose()
             else:
                 ws.dropConnection(abort=True)
+        gone: Deferred[None] = Deferred()
+        self._gone = gone
+
+        def release() -> Deferred[None]:
+            # Only now: an aborted poll ends the session at once on a Node
+            # server, before the data still to be posted gets there.
+            get, self._get = self._get, None
+            if get is not None:
+                get.cancel()
+            return self._pool.closeCachedConnections().addBoth(lambda _: gone.callback(None))
+
         if was_open and self.transport_name == "polling" and self.id is not None:
             # Tell the server, so the session ends now rather than at the
-            # ping timeout; best effort.
-            d = self._request("POST", self._url("polling"), encode_payload([(CLOSE, None)]).encode())
-            d.addErrback(lambda _: None)
-            waits.append(d)
-        self._gone = Deferred()
-        gone = self._gone
-
-        def closed(_: Any) -> None:
-            self._pool.closeCachedConnections().addBoth(lambda _: gone.callback(None))
-
-        if waits:
-            waits[0].addBoth(closed)
+            # ping timeout; best effort.  The close packet goes behind what
+            # is still to be posted (``end(data)`` writes just before
+            # closing), on the one POST at a time the server allows: a
+            # second POST beside it would be refused as an overlap.
+            if self._reported:
+                self._outbox.clear()
+            self._pausing = False
+            self._outbox.append((CLOSE, None))
+            self._drain_then(release)
+            self._flush_post()
         else:
-            closed(None)
+            release()
         return gone
 
     # -- HTTP ----------------------------------------------------------------
@@ -279,7 +287,10 @@ class EngineIOClientTransport:
         self._flush_post()
 
     def _flush_post(self) -> None:
-        if self._post is not None or not self._outbox or self._state != "open":
+        if self._post is not None or (self._state != "open" and self._drained is None):
+            return
+        if not self._outbox:
+            self._finish_draining()
             return
         if self.transport_name == "websocket" and self._ws is not None:
             packets, self._outbox = self._outbox, []
@@ -302,6 +313,10 @@ class EngineIOClientTransport:
     def _posted(self, answer: tuple[int, bytes]) -> None:
         self._post = None
         if self._state != "open":
+            if answer[0] == 200:
+                self._flush_post()  # closing: the next batch, or the goodbye is through
+            else:
+                self._finish_draining()
             return
         if answer[0] != 200:
             self._fail(EngineIOClosed(f"Engine.IO POST failed: {answer[0]} {answer[1][:200]!r}"))
@@ -313,6 +328,8 @@ class EngineIOClientTransport:
 
     def _post_failed(self, failure: Failure) -> None:
         self._post = None
+        if self._state == "closed":
+            self._finish_draining()  # the rest cannot be delivered either
         self._http_failed(failure)
 
     # -- packets -------------------------------------------------------------

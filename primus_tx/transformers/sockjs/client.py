@@ -11,6 +11,12 @@ through treq).  A transport that fails before the ``o`` frame makes way
 for the next one.  The query string of the socket's URL goes on every
 request, so the spark sees it.
 
+SockJS has no goodbye message: closing a WebSocket closes it (after the
+messages sent before), and over HTTP the server ends the session when its
+receiving request is aborted.  So, as ``end(data)`` needs, closing first
+lets the ``xhr_send`` queue drain (:class:`~primus_tx.transformers._http_client.Drain`),
+keeping a receiver open meanwhile, and then aborts it.
+
 Transport options (the socket's ``transport`` dict): ``websockets``
 (``True``), ``transports`` (the list to try, default
 ``["websocket", "xhr-streaming", "xhr-polling"]``), ``connect_timeout``
@@ -144,6 +150,20 @@ class SockJSClientTransport(HTTPClientBase):
             return succeed(None)
         self._closed = True
         self._cancel_timeout()
+        if self._opened and not self._reported and (self._outbox or self._sending):
+            # ``end(data)`` writes just before closing: deliver what is
+            # still to be sent first, then abort the receiver.  The handler
+            # hears nothing more meanwhile.
+            closing = self._drain_then(self._goodbye)
+            self._post()
+            return closing
+        return self._goodbye()
+
+    def _goodbye(self) -> Deferred[None]:
+        """
+        Abort every request (the receiver's abort ends the session on the
+        server) and close the WebSocket, if any.
+        """
         self._cancel_pending()
         ws, self._ws = self._ws, None
         if ws is not None:
@@ -185,7 +205,7 @@ class SockJSClientTransport(HTTPClientBase):
             raise ConnectionFailed(f"Unknown SockJS transport {self._kind!r}")
 
     def _receive(self) -> None:
-        if self._closed:
+        if self._closed and self._drained is None:
             return
         path = "/xhr_streaming" if self._kind == "xhr-streaming" else "/xhr"
         self._buffer = ""
@@ -200,7 +220,9 @@ class SockJSClientTransport(HTTPClientBase):
             self._frame(line)
 
     def _receive_done(self, _: Any) -> None:
-        if not self._closed and not self._reported:
+        # While draining, poll on: aborting a waiting receiver is what
+        # ends the session on the server once the sends are through.
+        if not self._reported and (not self._closed or self._drained is not None):
             self._receive()
 
     def _receive_failed(self, failure: Failure) -> None:
@@ -212,7 +234,10 @@ class SockJSClientTransport(HTTPClientBase):
         self._fail(failure)
 
     def _post(self) -> None:
-        if self._sending or not self._outbox or self._closed:
+        if self._sending or self._reported or (self._closed and self._drained is None):
+            return
+        if not self._outbox:
+            self._finish_draining()
             return
         batch, self._outbox = self._outbox, []
         self._sending = True
@@ -226,8 +251,10 @@ class SockJSClientTransport(HTTPClientBase):
 
     def _post_failed(self, failure: Failure) -> None:
         self._sending = False
-        if not self._closed:
-            self._fail(failure)
+        if self._closed:
+            self._finish_draining()  # the rest cannot be delivered either
+            return
+        self._fail(failure)
 
     # -- WebSocket ----------------------------------------------------------------
 
