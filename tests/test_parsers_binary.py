@@ -12,12 +12,12 @@ import sys
 from typing import Any
 
 import pytest
-from codecs_helpers import check_against_npm, codec_peer, has_bytes, same, values
-from hypothesis import given, settings
+from codecs_helpers import check_against_npm, codec_peer, has_bytes, js_tagged, same, values
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from primus_tx import ParserError
-from primus_tx.parsers import JSRegExp
+from primus_tx.parsers import JSRegExp, binary
 from primus_tx.parsers.binary import decode, encode
 
 # (Python value, node-binarypack's bytes for the same JavaScript value)
@@ -83,6 +83,16 @@ def test_vectors_decode(value: Any, wire: str) -> None:
         ("b6f09f9880", "😀"),  # js-binarypack's overstated length for an astral character
         ("92b6f09f9880b26162", ["😀", "ab"]),
         ("81b8c3a9f09f988001", {"é😀": 1}),
+        # js-binarypack's 6 for "\U00010000" spans "\U00010000\xb2" (valid
+        # UTF-8), and the rest parses as written: {"\U00010000\xb2": 48, 48: None}
+        ("82b6f0908080c2b23030c0", {"\U00010000": False, "00": None}),
+        # ... where js-binarypack's ["\U00010000", False, "00"] is the same
+        # bytes as node-binarypack's ["\U00010000\xb2", 48, 48]: read as written
+        ("93b6f0908080c2b23030", ["\U00010000\xb2", 48, 48]),
+        # node-binarypack's exact lengths, which js-binarypack's estimate
+        # would cut short: read as written
+        ("b7f0908080616263", "\U00010000abc"),
+        ("81b7f090808061626301", {"\U00010000abc": 1}),
         ("b4f09f98806162", "😀"),  # as written: trailing bytes ignored
         ("d90000000161", "a"),
         ("0102", 1),
@@ -228,16 +238,60 @@ def browser_reads(value: Any) -> bool:
     return True
 
 
+def _js_binarypack(value: Any) -> bytes:
+    # js-binarypack's bytes for the values browser_writes allows: ours, with
+    # its estimated length for strings of up to 600 UTF-16 units
+    if isinstance(value, str):
+        units = len(value.encode("utf-16-le")) // 2
+        if units > 600:
+            return encode(value)
+        size = sum(
+            1 if c < "\x80" else 2 if c < "\u0800" else 3 if c < "\U00010000" else 6 for c in value
+        )
+        head = bytes((0xB0 | size,)) if size < 16 else b"\xd8" + size.to_bytes(2, "big")
+        return head + value.encode("utf-8")
+    if isinstance(value, list):
+        return encode([None] * len(value))[: -len(value) or None] + b"".join(
+            _js_binarypack(item) for item in value
+        )
+    if isinstance(value, dict):
+        return encode({key: None for key in value})[: 1 if len(value) < 16 else 3] + b"".join(
+            _js_binarypack(key) + _js_binarypack(item) for key, item in value.items()
+        )
+    return encode(value)
+
+
+def _ambiguous(value: Any) -> bool:
+    # js-binarypack's bytes that are also another value's exact bytes (no
+    # reader can tell which was meant; we read them as written)
+    wire = _js_binarypack(value)
+    try:
+        written, end = binary._read(wire, 0, 0, False)
+    except ParserError:
+        return False
+    return binary._javascript_wrote(written, end, len(wire)) and not same(written, value)
+
+
 def browser_writes(value: Any) -> bool:
     # js-binarypack's writer: NaN as 0.0, some doubles near powers of two
     # wrong, long astral strings right but short ones overstated (which we
-    # read), a view's whole buffer (a Node Buffer is a view of a shared
-    # pool), and the same refusals as node-binarypack
+    # read, unless the bytes are another value's too), a view's whole buffer
+    # (a Node Buffer is a view of a shared pool), and the same refusals as
+    # node-binarypack
     return (
         node_writes_the_same(value)
         and not has_bytes(value)
         and not any(type(item) is float and not item.is_integer() for item in _walk(value))
+        and not (any(_astral(item) for item in _walk(value)) and _ambiguous(value))
     )
+
+
+def test_browser_bytes_of_another_value_are_read_as_written() -> None:
+    value = ["\U00010000", False, "00"]
+    result = codec_peer("binary", encode=[js_tagged(value)])
+    wire = bytes.fromhex(result["encode"][0]["browser"]["hex"])
+    assert wire == _js_binarypack(value) == encode(["\U00010000\xb2", 48, 48])
+    assert _ambiguous(value) and not _ambiguous({"\U00010000": False, "00": None})
 
 
 def test_vectors_against_the_npm_codecs_and_ours() -> None:
@@ -252,6 +306,9 @@ def test_vectors_against_the_npm_codecs_and_ours() -> None:
 
 @settings(max_examples=8, deadline=None)
 @given(st.lists(values(dates=False), min_size=20, max_size=20))
+# js-binarypack writes the key's length as 6: its first 6 bytes are valid
+# UTF-8 ("\U00010000\xb2") and the rest parses too
+@example([{"\U00010000": False, "00": None}])
 def test_random_values_against_the_npm_codecs(batch: list[Any]) -> None:
     check_against_npm(
         "binary",

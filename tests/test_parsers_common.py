@@ -6,13 +6,19 @@ a value nested too deep or circular (never a RecursionError).
 
 from __future__ import annotations
 
+import json
+import random
+import subprocess
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from nodepeer import node_path
 
+import primus_tx.parsers
 from primus_tx import ParserError
 from primus_tx.interfaces import INamedParser, IParser
 from primus_tx.parsers import find_parser
@@ -118,3 +124,42 @@ def test_the_served_library_carries_the_parsers_browser_codec(name: str) -> None
     primus = Primus(None, parser=name, reactor=Clock())
     assert find_parser(name).library() in primus.library()
     assert primus.spec["parser"] == name
+
+
+def test_utf8_without_text_encoder_is_what_text_encoder_does() -> None:
+    # common.js carries its own UTF-8 for browsers without TextEncoder and
+    # TextDecoder: astral characters, lone surrogates and invalid bytes as
+    # they (and Node, and the npm codecs) handle them.
+    rng = random.Random(8)
+    texts = ["\U00010000", "a😀b", "\U0010ffff", "é€😀" * 3, "x", ""]
+    lone = ["\\ud800", "x\\udc00", "\\ud83d\\ude00\\ud83d"]  # JavaScript escapes
+    hexes = ["f0908080", "f48fbfbf", "f4908080", "f08f8080", "eda080", "e08080", "c0af"]
+    hexes += ["f8808080", "ff", "f09080", "f0908041", "e0a0", "edbfbf", "c2", "80"]
+    for _ in range(3000):
+        hexes.append(
+            bytes(
+                rng.choice((rng.randrange(0x80, 0xC0), rng.randrange(256)))
+                for _ in range(rng.randrange(1, 7))
+            ).hex()
+        )
+    common = (Path(primus_tx.parsers.__file__).parent / "common.js").read_text("utf-8")
+    script = f"""
+const vm = require('vm');
+const box = vm.createContext({{ Uint8Array, ArrayBuffer, DataView }});
+vm.runInContext({json.dumps(common)} + '\\nthis.e = encodeUtf8; this.d = decodeUtf8;', box);
+const texts = {json.dumps(texts)}.concat([{", ".join(f'"{s}"' for s in lone)}]);
+const hexes = {json.dumps(hexes)};
+const wrong = [];
+for (const t of texts) {{
+  const ours = Buffer.from(box.e(t)).toString('hex');
+  if (ours !== Buffer.from(t).toString('hex')) wrong.push(['encode', t, ours]);
+}}
+for (const h of hexes) {{
+  const ours = box.d(new Uint8Array(Buffer.from(h, 'hex')));
+  if (ours !== new TextDecoder().decode(Buffer.from(h, 'hex'))) wrong.push(['decode', h, ours]);
+}}
+process.stdout.write(JSON.stringify(wrong));
+"""
+    result = subprocess.run([node_path(), "-e", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from codecs_helpers import check_against_npm, codec_peer, same, values
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from nodepeer import node_path
 
@@ -204,6 +204,8 @@ def test_vectors_against_the_npm_codec_and_ours() -> None:
 
 @settings(max_examples=8, deadline=None)
 @given(st.lists(values(), min_size=20, max_size=20))
+# astral characters (surrogate pairs in JavaScript) in keys and values
+@example([{"\U00010000": False, "00": None}, {"a😀": ["😀" * 20, {"\U0010ffff": "é€😀"}]}])
 def test_random_values_against_the_npm_codec(batch: list[Any]) -> None:
     check_against_npm("ejson", batch)
 

@@ -19,7 +19,10 @@ clients) and js-binarypack 0.0.9 in browsers, which differ.  primus-tx:
   float32, which it reads exactly, and strings whose length header
   js-binarypack overstated (it counts an astral character as six bytes in
   strings of up to 600 UTF-16 units): a message that does not parse as
-  written is read again with that estimate.
+  written is read again with that estimate, and so is one that parses as
+  written into something no JavaScript writer sends (bytes left over, a
+  key that is not a string), since an overstated length can take in bytes
+  that happen to be valid UTF-8 (``{"\\U00010000": False, "00": None}``).
 
 Decoding refuses unused type bytes, truncated data, lengths beyond the
 message, invalid UTF-8 and nesting deeper than
@@ -30,6 +33,7 @@ or RegExp type: such values are refused rather than turned into strings.
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any, Union
 
@@ -354,15 +358,48 @@ def decode(message: Union[str, bytes]) -> Any:
         raise ParserError("binary messages are binary; a text message arrived")
     data = bytes(message)
     try:
-        return _read(data, 0, 0, False)[0]
+        value, end = _read(data, 0, 0, False)
     except RecursionError:
         raise ParserError("binary data nested too deep") from None
     except ParserError as error:
-        first = error
+        try:
+            return _read(data, 0, 0, True)[0]  # a browser's overstated string lengths?
+        except (ParserError, RecursionError):
+            raise error from None
+    if _FOUR_BYTE_LEAD(data) is None or _javascript_wrote(value, end, len(data)):
+        return value
+    # It parses as written, but no JavaScript writer wrote that: the bytes an
+    # overstated length took in may have formed valid UTF-8 by chance.
     try:
-        return _read(data, 0, 0, True)[0]  # a browser's overstated string lengths?
+        browser, browser_end = _read(data, 0, 0, True)
     except (ParserError, RecursionError):
-        raise first from None
+        return value
+    return browser if _javascript_wrote(browser, browser_end, len(data)) else value
+
+
+#: An astral character's first UTF-8 byte: without one, js-binarypack's
+#: estimate is the exact length and both readings are the same.
+_FOUR_BYTE_LEAD = re.compile(b"[\xf0-\xf4]").search
+
+
+def _javascript_wrote(value: Any, end: int, size: int) -> bool:
+    """
+    Whether a JavaScript writer can have written ``value`` as a whole
+    message ending at ``end``: they write nothing after the value, and
+    object keys as strings.
+    """
+    if end != size:
+        return False
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if type(item) is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            pending.extend(item.values())
+        elif type(item) is list:
+            pending.extend(item)
+    return True
 
 
 @implementer(INamedParser)

@@ -33,21 +33,32 @@ function encodeUtf8(s) {
   return new Uint8Array(out);
 }
 
-// Invalid sequences as U+FFFD, as Node and the npm codecs read them.
+// Invalid sequences as U+FFFD, as Node and the npm codecs read them: the
+// WHATWG decoder's rules (as TextDecoder), so overlong forms, surrogates and
+// values past U+10FFFF are replaced, one U+FFFD for each maximal bad prefix.
 function decodeUtf8(bytes) {
   if (utf8Decoder) return utf8Decoder.decode(bytes);
-  var out = '', i = 0, c, n, extra;
+  var out = '', i = 0, c, b, need, n, low, high;
   while (i < bytes.length) {
     c = bytes[i++];
-    extra = c >= 0xF0 && c < 0xF8 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : c < 0x80 ? 0 : -1;
-    if (extra < 0 || i + extra > bytes.length) { out += '\ufffd'; continue; }
-    n = extra ? c & (0x3F >> extra) : c;
-    for (var k = 0; k < extra; k++) {
-      if ((bytes[i] & 0xC0) !== 0x80) { n = -1; break; }
-      n = n << 6 | bytes[i++] & 63;
+    if (c < 0x80) { out += String.fromCharCode(c); continue; }
+    low = 0x80; high = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) { need = 1; n = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2; n = c & 0x0F;
+      if (c === 0xE0) low = 0xA0; else if (c === 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3; n = c & 0x07;
+      if (c === 0xF0) low = 0x90; else if (c === 0xF4) high = 0x8F;
+    } else { out += '\ufffd'; continue; }
+    // A byte that does not continue the sequence is read again after it.
+    while (need && i < bytes.length && (b = bytes[i]) >= low && b <= high) {
+      n = n << 6 | b & 0x3F;
+      i++; need--; low = 0x80; high = 0xBF;
     }
-    if (n < 0 || n > 0x10FFFF) out += '\ufffd';
-    else out += String.fromCodePoint(n);
+    if (need) out += '\ufffd';
+    else if (n < 0x10000) out += String.fromCharCode(n);
+    else out += String.fromCharCode(0xD800 + (n - 0x10000 >> 10), 0xDC00 + (n - 0x10000 & 0x3FF));
   }
   return out;
 }
