@@ -66,6 +66,7 @@ TRANSFORMER_MAY_IMPORT = frozenset(
         "primus_tx._defaults",
         "primus_tx._errors",
         "primus_tx._http",
+        "primus_tx._json",
         "primus_tx._lookup",
         "primus_tx._options",
         "primus_tx._query",

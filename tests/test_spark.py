@@ -389,6 +389,23 @@ def test_data_does_not_count_as_alive() -> None:
     assert spark.alive is False
 
 
+def test_a_decode_error_does_not_quote_the_clients_text() -> None:
+    # Non-ASCII where the text stops being JSON: PyPy 3.9's decoder made an
+    # error message the interpreter could not format (SystemError), and the
+    # client's text has no place in the server's logs anyway.
+    primus, _ = make_primus()
+    logged = _logged(primus)
+    spark, conn = connect(primus)
+    errors: list[Any] = []
+    spark.on("error", errors.append)
+    spark.messageReceived("s\xe9cret")
+    assert [str(error) for error in errors] == [
+        "Failed to decode incoming data: JSON syntax error: line 1 column 1 (char 0)"
+    ]
+    assert logged == [("error", errors[0])]
+    assert not conn.closed
+
+
 def test_decode_error_emits_error_logs_and_keeps_the_connection() -> None:
     primus, _ = make_primus()
     logged = _logged(primus)

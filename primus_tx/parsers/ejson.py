@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json as _stdlib_json
 import math
 import re
 from datetime import datetime
@@ -42,6 +41,7 @@ from typing import Any, Callable, Union
 from zope.interface import implementer
 
 from primus_tx._errors import ParserError
+from primus_tx._json import loads
 from primus_tx.interfaces import INamedParser
 from primus_tx.parsers._values import (
     EPOCH,
@@ -402,7 +402,7 @@ def _no_constants(name: str) -> Any:
 def _parse(text: str) -> Any:
     # The standard library rather than orjson: it keeps integers of any size
     # exact and reads lone surrogate escapes, as JSON.parse does.
-    return _stdlib_json.loads(text, parse_constant=_no_constants)
+    return loads(text, parse_constant=_no_constants)
 
 
 def decode(message: Union[str, bytes]) -> Any:

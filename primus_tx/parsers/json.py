@@ -23,6 +23,7 @@ from typing import Any
 
 from zope.interface import implementer
 
+from primus_tx._json import loads
 from primus_tx.interfaces import INamedParser
 
 try:
@@ -61,7 +62,7 @@ def _stdlib_decode(message: str) -> Any:
     invalid JSON (a ``ValueError``) rather than a ``RecursionError``.
     """
     try:
-        return _stdlib_json.loads(message, parse_constant=_no_constants)
+        return loads(message, parse_constant=_no_constants)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

@@ -13,6 +13,8 @@ import json
 from typing import Any, Optional
 from urllib.parse import parse_qsl
 
+from primus_tx._json import loads
+
 __all__ = [
     "MAX_MAPS",
     "BadData",
@@ -181,7 +183,7 @@ def parse_forward(body: bytes, content_type: Optional[bytes]) -> Optional[tuple[
 
 def _parse_json(text: str) -> tuple[int, list[Optional[str]]]:
     try:
-        value = json.loads(text)
+        value = loads(text)
     except (ValueError, RecursionError) as error:
         # (A body nested deeper than the interpreter recurses is refused
         # like any other bad body.)

@@ -35,6 +35,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from primus_tx._errors import ConnectionFailed
+from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
 from primus_tx.transformers._http_client import HTTPClientBase
 from primus_tx.transformers.browserchannel._wire import MAX_MAPS, parse_chunks
@@ -168,7 +169,7 @@ class BrowserChannelClientTransport(HTTPClientBase):
         try:
             bodies, self._buffer = parse_chunks(self._buffer)
             for body in bodies:
-                self._arrays(json.loads(body))
+                self._arrays(loads(body))
         except (ValueError, RecursionError) as error:
             self._fail(Failure(ConnectionFailed(f"Broken BrowserChannel chunk: {error}")))
 

@@ -18,7 +18,6 @@ polling, as Primus's ``websockets: false`` does), ``connect_timeout``
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -31,6 +30,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from zope.interface import implementer
 
 from primus_tx._errors import ConnectionFailed
+from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
 from primus_tx.transformers._http_client import Drain
 from primus_tx.transformers.engineio._packets import (
@@ -231,7 +231,7 @@ class EngineIOClientTransport(Drain):
             kind, data = packets[0]
             if kind != OPEN or not isinstance(data, str):
                 raise PacketError("the first packet is not open")
-            info = json.loads(data)
+            info = loads(data)
             self.id = str(info["sid"])
             self._ping_interval = info.get("pingInterval", 25000) / 1000
             self._ping_timeout = info.get("pingTimeout", 20000) / 1000

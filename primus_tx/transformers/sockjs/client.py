@@ -39,6 +39,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from primus_tx._errors import ConnectionFailed
+from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
 from primus_tx.transformers._http_client import HTTPClientBase
 
@@ -74,14 +75,14 @@ def parse_frame(frame: str) -> tuple[str, Any]:
     if kind in "oh":
         return kind, None
     if kind == "a":
-        value = json.loads(frame[1:])
+        value = loads(frame[1:])
         if not isinstance(value, list):
             raise ValueError("a frame is not an array")
         return kind, value
     if kind == "m":
-        return "a", [json.loads(frame[1:])]
+        return "a", [loads(frame[1:])]
     if kind == "c":
-        value = json.loads(frame[1:])
+        value = loads(frame[1:])
         return kind, value
     raise ValueError(f"unknown frame {frame[:20]!r}")
 
@@ -183,7 +184,7 @@ class SockJSClientTransport(HTTPClientBase):
         if self._closed:
             return
         _, content = result
-        info = json.loads(content)
+        info = loads(content)
         wanted = list(self._options.get("transports") or DEFAULT_TRANSPORTS)
         websockets = self._options.get("websockets", True) and info.get("websocket", True)
         self._candidates = [t for t in wanted if t != "websocket" or websockets]
