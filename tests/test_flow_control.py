@@ -260,8 +260,17 @@ async def test_file_sender_streams_a_file_into_a_spark(reactor, server):
     content = bytes(range(256)) * 131072  # 32 MiB
     client.transport.pauseProducing()
     finished = FileSender().beginFileTransfer(io.BytesIO(content), spark)
-    await sleep(reactor, 0.3)
+    # Wait for the buffers to fill rather than a fixed time: how long that
+    # takes is the interpreter's speed (a cold PyPy JIT on a loaded machine
+    # is far slower than CPython), which no test asserts.
+    for _ in range(2000):
+        if spark._producer_paused or finished.called:
+            break
+        await sleep(reactor, 0.01)
     assert not finished.called, "the whole file went out although the client reads nothing"
+    assert spark._producer_paused
+    await sleep(reactor, 0.1)
+    assert not finished.called, "the file went on although the client reads nothing"
     assert spark._producer_paused
     client.transport.resumeProducing()
     await finished
