@@ -439,6 +439,9 @@ class NodePrimusClient(NodePeer):
 
     script = "primus_client_driver.js"
 
+    #: The transformer :meth:`connect` builds clients with when not told.
+    transformer = "websockets"
+
     @classmethod
     async def start(
         cls, reactor: Any, *, node: Optional[str] = None, timeout: float = 10.0
@@ -457,7 +460,7 @@ class NodePrimusClient(NodePeer):
         options: Optional[dict[str, Any]] = None,
         *,
         client: str = "default",
-        transformer: str = "websockets",
+        transformer: Optional[str] = None,
         parser: str = "json",
         socket: Optional[dict[str, Any]] = None,
         npm_plugins: Optional[dict[str, str]] = None,
@@ -473,7 +476,7 @@ class NodePrimusClient(NodePeer):
             "client": client,
             "url": url,
             "options": options or {},
-            "transformer": transformer,
+            "transformer": transformer or self.transformer,
             "parser": parser,
         }
         if socket:

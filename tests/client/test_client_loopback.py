@@ -78,12 +78,15 @@ def wait_event(reactor: Any, socket: Socket, event: str, timeout: float = 5) -> 
     return d.addTimeout(timeout, reactor)
 
 
+@pytest.mark.parametrize("transformer", ["websockets", "uws", "faye"])
 @pytest_twisted.ensureDeferred
-async def test_echo_binary_id_and_clean_end(reactor: Any) -> None:
-    server = Server(reactor, ping_interval=0)
+async def test_echo_binary_id_and_clean_end(reactor: Any, transformer: str) -> None:
+    server = Server(reactor, ping_interval=0, transformer=transformer)
     socket = None
     try:
-        socket = await Socket.connect(server.url + "/ignored?room=1", reactor=reactor)
+        socket = await Socket.connect(
+            server.url + "/ignored?room=1", reactor=reactor, transformer=transformer
+        )
         spark = await server.spark()
         assert spark.query["room"] == "1"
         assert "_primuscb" in spark.query

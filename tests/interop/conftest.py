@@ -23,9 +23,12 @@ class Peers:
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
         self._peers: list[NodePeer] = []
+        #: The transformer the official clients are built with.
+        self.transformer = "websockets"
 
     async def client(self) -> NodePrimusClient:
         peer = await NodePrimusClient.start(self._reactor, node=node_path())
+        peer.transformer = self.transformer
         self._peers.append(peer)
         return peer
 
@@ -50,6 +53,8 @@ class Servers:
         self._reactor = reactor
         self._ports: list[Any] = []
         self._primuses: list[Primus] = []
+        #: The transformer a Primus gets when the test names none.
+        self.transformer = "websockets"
 
     def listen(self, site: Site) -> str:
         """
@@ -66,6 +71,7 @@ class Servers:
         """
         if site is None:
             site = Site(Resource())
+        options.setdefault("transformer", self.transformer)
         primus = Primus(site, reactor=self._reactor, **options)
         self._primuses.append(primus)
         return primus

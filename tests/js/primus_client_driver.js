@@ -122,6 +122,12 @@ function watch(name, client) {
     watchRefusal(name, socket);
     if (socket && typeof socket.on === 'function') {
       socket.on('close', function (code, reason) {
+        // faye-websocket's client (the faye transformer) passes one
+        // CloseEvent where ws passes (code, reason).
+        if (code && typeof code === 'object') {
+          reason = code.reason;
+          code = code.code;
+        }
         emit('ws:close', name, [code, reason ? reason.toString('utf8') : '']);
       });
     }
