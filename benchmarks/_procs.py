@@ -27,6 +27,7 @@ _PRIMUS_TX = [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py")]
 # name -> (command, protocol the load generator speaks to it)
 SERVERS: dict[str, tuple[list[str], str]] = {
     "primus-tx": (_PRIMUS_TX, "primus"),
+    "primus-tx-uws": (_PRIMUS_TX + ["--transformer", "uws"], "primus"),
     "autobahn": ([sys.executable, os.path.join(SERVERS_DIR, "autobahn_echo.py")], "raw"),
     "node-primus": (["node", os.path.join(SERVERS_DIR, "node_primus_echo.js")], "primus"),
     "socketio": ([sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py")], "socketio"),
@@ -114,6 +115,30 @@ def shared_redis() -> str:
     return _redis[0].url
 
 
+#: The servers that run primus-tx: they import it from this tree (not from
+#: wherever an editable install points), under any interpreter.
+PRIMUS_TX_SERVERS = {name for name, (command, _) in SERVERS.items() if command[:2] == _PRIMUS_TX}
+
+
+def interpreter_server(python: str) -> str:
+    """
+    Register primus-tx's echo server under another interpreter (``pypy3``,
+    a virtualenv's ``bin/python``...) as one more server, and return its
+    name: ``primus-tx@<interpreter>``.
+
+    The interpreter needs primus-tx's dependencies installed; primus-tx
+    itself comes from this tree.
+    """
+    label = os.path.basename(os.path.normpath(python))
+    if label in ("python", "python3") and os.path.basename(os.path.dirname(python)) == "bin":
+        # A virtualenv's bin/python: name it after the virtualenv.
+        label = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(python))))
+    name = f"primus-tx@{label}"
+    SERVERS[name] = ([python, _PRIMUS_TX[1]], "primus")
+    PRIMUS_TX_SERVERS.add(name)
+    return name
+
+
 def node_available() -> bool:
     return shutil.which("node") is not None and os.path.isdir(
         os.path.join(ROOT, "tests", "js", "node_modules", "primus")
@@ -177,12 +202,17 @@ class Server:
         if redis is None and name in CLUSTERED:
             redis = shared_redis()
         extra = ["--redis", redis] if redis else []
+        env = None
+        if name in PRIMUS_TX_SERVERS:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, (ROOT, env.get("PYTHONPATH"))))
         self.proc = subprocess.Popen(
             command + ["--port", "0", "--ping", str(ping)] + extra,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
             cwd=ROOT,
+            env=env,
         )
         self.stat = ProcStat(self.proc.pid)
         try:

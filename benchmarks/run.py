@@ -11,7 +11,10 @@ primus-tx's other transformers (``primus-tx-eio``, ``primus-tx-sockjs``,
 (``primus-tx-msgpack``, ``primus-tx-binary``) run only when named:
 ``--servers primus-tx,primus-tx-eio,primus-tx-sockjs,autobahn``, as do the
 HTTP-only transports (``primus-tx-eio-polling``, ``primus-tx-bc``: S1 and S2
-only).  Results print as a table and go to ``benchmarks/results/`` as JSON.
+only).  ``--python PATH`` adds primus-tx under another interpreter
+(``--python pypy3``) as a row named ``primus-tx@pypy3`` beside the others,
+in every echo scenario.  Results print as a table and go to
+``benchmarks/results/`` as JSON.
 """
 
 from __future__ import annotations
@@ -26,12 +29,23 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
-from benchmarks._procs import HERE, SERVERS, LoadGen, Server, node_available, shared_redis
+from benchmarks._procs import (
+    HERE,
+    SERVERS,
+    LoadGen,
+    Server,
+    interpreter_server,
+    node_available,
+    shared_redis,
+)
 from benchmarks._stats import median, merge, percentile_ms, ratio, slope
 
 SUBJECT = "primus-tx"
 #: The ceiling every row is also compared with (``this/autobahn``).
 CEILING = "autobahn"
+#: Every row is also compared with these (``this/node-primus``): the
+#: goals are ratios against them.
+REFERENCES = (CEILING, "node-primus")
 
 
 class Progress:
@@ -404,7 +418,7 @@ SUBJECTS = {"S6": "primus-tx-rooms"}
 #: primus-tx on its other transformers, same echo application.  Opt-in
 #: (``--servers``), because six servers no longer fit ``--quick`` into two
 #: minutes; S5 measures Primus's heartbeat, which they share.
-TRANSFORMER_SERVERS = ("primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw")
+TRANSFORMER_SERVERS = ("primus-tx-uws", "primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw")
 #: primus-tx with its binary parsers (websockets), for S1's echo rows: their
 #: ``this/primus-tx`` ratio is the rate beside the JSON parser's.
 PARSER_SERVERS = ("primus-tx-msgpack", "primus-tx-binary")
@@ -421,15 +435,21 @@ OPT_IN["S1"] = (
 OPT_IN["S2"] = TRANSFORMER_SERVERS + HTTP_SERVERS
 
 
-def servers_for(scenario: str, wanted: Optional[set[str]]) -> tuple[str, ...]:
+def servers_for(
+    scenario: str, wanted: Optional[set[str]], extra: tuple[str, ...] = ()
+) -> tuple[str, ...]:
     """
     The servers a scenario runs: its defaults, or those of its defaults and
-    opt-in servers that ``--servers`` named.
+    opt-in servers that ``--servers`` named; then ``extra`` (primus-tx's
+    echo server under the interpreters ``--python`` named), which every
+    echo scenario runs (not S6, whose servers are rooms servers).
     """
     defaults = SCENARIOS[scenario][1]
+    if scenario in SUBJECTS:
+        extra = ()
     if wanted is None:
-        return defaults
-    return tuple(s for s in defaults + OPT_IN.get(scenario, ()) if s in wanted)
+        return defaults + extra
+    return tuple(s for s in defaults + OPT_IN.get(scenario, ()) if s in wanted) + extra
 
 
 QUICK: dict[str, Any] = {
@@ -545,16 +565,18 @@ def aggregate(scenario: str, rounds: list[dict[str, list[dict[str, Any]]]]) -> l
             entry[m] = median(values)
     for key, entry in table.items():
         mine = table.get((subject,) + key[1:])
-        ceiling = table.get((CEILING,) + key[1:])
         for m in ratio_metrics:
             if mine is not None and entry["server"] != subject:
                 per_round = [ratio(a, b) for a, b in zip(mine["_samples"][m], entry["_samples"][m])]
                 entry[f"{subject}/this {m}"] = median(per_round)
-            if ceiling is not None and entry["server"] != CEILING:
+            for reference in REFERENCES:
+                other = table.get((reference,) + key[1:])
+                if other is None or entry["server"] == reference:
+                    continue
                 per_round = [
-                    ratio(a, b) for a, b in zip(entry["_samples"][m], ceiling["_samples"][m])
+                    ratio(a, b) for a, b in zip(entry["_samples"][m], other["_samples"][m])
                 ]
-                entry[f"this/{CEILING} {m}"] = median(per_round)
+                entry[f"this/{reference} {m}"] = median(per_round)
     out = []
     for entry in table.values():
         entry.pop("_samples")
@@ -653,6 +675,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         + ", ".join((*TRANSFORMER_SERVERS, *HTTP_SERVERS, "primus-tx-metrics"))
         + ")",
     )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also run primus-tx under this interpreter (e.g. pypy3 or a virtualenv's "
+        "bin/python, with primus-tx's dependencies installed); repeatable",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--duration", type=float, default=None, help="S1 seconds per measurement")
     parser.add_argument("--seed", type=int, default=None, help="server order shuffle seed")
@@ -683,6 +713,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error(
             f"unknown servers {sorted(wanted - set(SERVERS))}; available: {', '.join(SERVERS)}"
         )
+    extra = tuple(interpreter_server(python) for python in args.python)
     if not node_available():
         print(
             "node (or tests/js/node_modules) is missing: the load generator needs it",
@@ -701,7 +732,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     }
     for scenario in scenarios:
         run_one = SCENARIOS[scenario][0]
-        servers = servers_for(scenario, wanted)
+        servers = servers_for(scenario, wanted, extra)
         rounds: list[dict[str, list[dict[str, Any]]]] = []
         for number in range(cfg["rounds"]):
             order = list(servers)

@@ -47,7 +47,7 @@ def arguments(
         parser.add_argument(
             "--transformer",
             default="websockets",
-            choices=("websockets", "engine.io", "sockjs", "browserchannel"),
+            choices=("websockets", "uws", "faye", "engine.io", "sockjs", "browserchannel"),
             help="primus-tx transformer under test",
         )
         parser.add_argument(

@@ -82,3 +82,50 @@ def test_rooms_scenario_compares_with_primus_tx_rooms() -> None:
     table = {r["server"]: r for r in run.aggregate("S6", rounds)}
     assert table["socketio-rooms"]["primus-tx-rooms/this deliveries_per_cpu_s"] == 3.0
     assert "primus-tx-rooms/this deliveries_per_cpu_s" not in table["primus-tx-rooms"]
+
+
+def test_ratios_against_node_primus() -> None:
+    """
+    The goals are ratios against Node Primus too: every other row gets
+    this/node-primus, per round.
+    """
+    rounds = [
+        {
+            "primus-tx": [_row(400.0)],
+            "node-primus": [_row(1000.0)],
+            "primus-tx@pypy3": [_row(1100.0)],
+        },
+        {
+            "primus-tx": [_row(300.0)],
+            "node-primus": [_row(500.0)],
+            "primus-tx@pypy3": [_row(600.0)],
+        },
+    ]
+    table = {r["server"]: r for r in run.aggregate("S1", rounds)}
+    assert math.isclose(table["primus-tx@pypy3"]["this/node-primus rate"], (1.1 + 1.2) / 2)
+    assert math.isclose(table["primus-tx"]["this/node-primus rate"], (0.4 + 0.6) / 2)
+    assert "this/node-primus rate" not in table["node-primus"]
+
+
+def test_python_adds_primus_tx_under_that_interpreter() -> None:
+    """
+    ``--python`` registers primus-tx's echo server under that interpreter,
+    named after it (or after its virtualenv), and every scenario runs it
+    beside its defaults.
+    """
+    from benchmarks import _procs
+
+    name = _procs.interpreter_server("/usr/bin/pypy3")
+    venv = _procs.interpreter_server("/tmp/pypyvenv/bin/python")
+    try:
+        assert (name, venv) == ("primus-tx@pypy3", "primus-tx@pypyvenv")
+        command, proto = _procs.SERVERS[name]
+        assert command[0] == "/usr/bin/pypy3"
+        assert command[1].endswith("primus_tx_echo.py")
+        assert proto == "primus"
+        assert run.servers_for("S5", None, (name,)) == ("primus-tx", "node-primus", name)
+        assert run.servers_for("S1", {"primus-tx"}, (name,)) == ("primus-tx", name)
+    finally:
+        for added in (name, venv):
+            _procs.SERVERS.pop(added, None)
+            _procs.PRIMUS_TX_SERVERS.discard(added)
