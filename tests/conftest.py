@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
@@ -35,3 +36,19 @@ def require_tool(name: str) -> str:
             pytest.fail(message + " (CI must install it)")
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(params=["websockets", "uws"])
+def each_websocket_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """
+    Run the test once per WebSocket engine: Autobahn (``websockets``) and
+    primus-tx's own (``uws``), as the transformer ``hostile_server`` uses
+    when the test names none.
+    """
+    import hostile_helpers
+
+    hostile_helpers.TRANSFORMER = request.param
+    try:
+        yield request.param
+    finally:
+        hostile_helpers.TRANSFORMER = "websockets"

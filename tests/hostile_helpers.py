@@ -517,6 +517,11 @@ def _primus_owns(call: Any, primus: Primus) -> bool:
     return module.startswith("primus_tx")
 
 
+#: The transformer :func:`hostile_server` runs when the test names none;
+#: the hostile suites set it to each WebSocket engine in turn.
+TRANSFORMER = "websockets"
+
+
 @asynccontextmanager
 async def hostile_server(
     reactor: Any,
@@ -538,6 +543,7 @@ async def hostile_server(
         root.putChild(b"other", OtherPage())
         site = Site(root)
         options.setdefault("reactor", reactor)
+        options.setdefault("transformer", TRANSFORMER)
         primus = Primus(site, **options)
         port = reactor.listenTCP(0, site, interface="127.0.0.1")
         harness = Harness(reactor, primus, site, port)

@@ -74,13 +74,18 @@ async def sleep(reactor, seconds):
     await d
 
 
-@pytest.fixture
-def server(reactor):
+#: The WebSocket engines: Autobahn (``websockets``) and primus-tx's own
+#: (``uws``); flow control must hold on both.
+ENGINES = ["websockets", "uws"]
+
+
+@pytest.fixture(params=ENGINES)
+def server(reactor, request):
     """
     A Primus on a real site on 127.0.0.1; yields (primus, port, sparks).
     """
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0)
+    primus = Primus(site, ping_interval=0, transformer=request.param)
     sparks = []
     primus.on("connection", sparks.append)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
@@ -338,11 +343,11 @@ def self_signed():
     }
 
 
-@pytest.fixture
-def tls_server(reactor):
+@pytest.fixture(params=ENGINES)
+def tls_server(reactor, request):
     options = ssl.CertificateOptions(**self_signed())
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0)
+    primus = Primus(site, ping_interval=0, transformer=request.param)
     sparks = []
     primus.on("connection", sparks.append)
     port = reactor.listenSSL(0, site, options, interface="127.0.0.1")

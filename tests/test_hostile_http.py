@@ -24,6 +24,9 @@ from hostile_helpers import (
     wait_until,
 )
 
+#: Every hostile client meets both WebSocket engines (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_websocket_engine")
+
 
 async def _answered(h, client, timeout=2.0):
     await wait_until(

@@ -35,6 +35,9 @@ from hostile_helpers import (
 
 from primus_tx import ParserError
 
+#: Every hostile client meets both WebSocket engines (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_websocket_engine")
+
 
 class PeakMemory:
     """

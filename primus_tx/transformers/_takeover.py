@@ -39,9 +39,13 @@ def _replayed_request(request: Request) -> bytes:
     return head
 
 
-def take_over(request: Request, protocol: Any) -> bool:
+def take_over(request: Request, protocol: Any, replay: bool = True) -> bool:
     """
     Give the connection carrying ``request`` to ``protocol``.
+
+    :param replay: hand the request's bytes to ``protocol`` first (for a
+        protocol that parses the handshake itself, as Autobahn's does);
+        ``False`` for one that was given the parsed request instead.
 
     :return: ``False`` when the connection is already gone (or is not one
         that can be taken over, such as HTTP/2), ``True`` otherwise.
@@ -74,9 +78,10 @@ def take_over(request: Request, protocol: Any) -> bool:
 
     protocol.makeConnection(transport)
     (network if network is not None else transport).resumeProducing()
-    replayed = _replayed_request(request) + leftover
+    replayed = _replayed_request(request) + leftover if replay else leftover
     _release(request, channel, secure)
-    protocol.dataReceived(replayed)
+    if replayed:
+        protocol.dataReceived(replayed)
     return True
 
 

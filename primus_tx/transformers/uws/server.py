@@ -1,0 +1,147 @@
+# -*- test-case-name: tests.test_uws_engine,tests.test_hostile_ws -*-
+"""
+The ``uws`` transformer's server side: the lean engine
+(:mod:`primus_tx.transformers.uws._engine`) behind twisted.web's parsing of
+the upgrade request.
+
+twisted.web has already parsed and checked the HTTP request and Primus's
+middleware has run on it; what is left of the handshake (RFC 6455 §4.2) is
+checking the three WebSocket headers, answering ``101`` with the accept
+key, and handing the TCP connection to the engine.  The engine never
+offers an extension, so a client's ``permessage-deflate`` offer is refused
+by not answering it.
+
+Compression, or Autobahn protocol options in ``transport=``, are Autobahn's
+business: with either, ``uws`` is served by the ``websockets`` engine.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+from primus_tx._http import peer_of, respond
+from primus_tx.transformers._takeover import take_over
+from primus_tx.transformers.uws._engine import LeanWebSocketProtocol, frame
+from primus_tx.transformers.websockets.server import WebSocketsServer
+
+__all__ = ["LeanServer", "accept_key"]
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_RESPONSE = (
+    b"HTTP/1.1 101 Switching Protocols\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: %s\r\n\r\n"
+)
+
+
+def accept_key(key: bytes) -> bytes:
+    """
+    The ``Sec-WebSocket-Accept`` answer to a client's key (RFC 6455 §4.2.2).
+    """
+    return base64.b64encode(hashlib.sha1(key + _GUID).digest())
+
+
+def _valid_key(key: Any) -> bool:
+    if key is None:
+        return False
+    try:
+        return len(base64.b64decode(key.strip(), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _tokens(value: Any) -> set[bytes]:
+    return {token.strip().lower() for token in (value or b"").split(b",")}
+
+
+def _refuse(request: Any, body: bytes) -> None:
+    """
+    Answer a broken handshake with 400 and end the connection: the client
+    asked for a protocol switch, so the connection is no HTTP/1.1 one to
+    keep alive.
+    """
+    transport = getattr(request.channel, "transport", None)
+    request.setHeader(b"connection", b"close")
+    respond(request, 400, b"text/plain", body)
+    if transport is not None:
+        transport.loseConnection()
+
+
+def _host_reactor(host: Any) -> Any:
+    reactor = getattr(host, "reactor", None)
+    if reactor is None:
+        reactor = host._reactor
+    return reactor
+
+
+class _Protocol(LeanWebSocketProtocol):
+    """
+    The engine, told which request opened it and whom to report to.
+    """
+
+    __slots__ = ("_host", "_request")
+
+    def __init__(self, host: Any, request: Any) -> None:
+        super().__init__(host.max_length, _host_reactor(host))
+        self._host = host
+        self._request = request
+
+    def connectionMade(self) -> None:
+        request, self._request = self._request, None
+        key = request.getHeader(b"sec-websocket-key").strip()
+        self.transport.write(_RESPONSE % accept_key(key))
+        # A full send buffer pauses the spark's writing (see TransportFlow).
+        self.transport.registerProducer(self, True)
+        self.spark = self._host.connect_spark(
+            self,
+            query=request.query,
+            peer=peer_of(request),
+            request=request,
+            socket=self,
+        )
+
+
+class LeanServer:
+    """
+    The server side of ``uws`` for one Primus.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    def upgrade(self, request: Any) -> None:
+        """
+        A WebSocket upgrade that passed the middleware: check the
+        handshake's headers, answer it and start the engine.
+        """
+        if request.method != b"GET" or request.clientproto != b"HTTP/1.1":
+            _refuse(request, b"Bad Request")
+            return
+        if b"upgrade" not in _tokens(request.getHeader(b"connection")):
+            _refuse(request, b"Bad Request")
+            return
+        if request.getHeader(b"sec-websocket-version") != b"13":
+            request.setHeader(b"sec-websocket-version", b"13")
+            _refuse(request, b"Unsupported WebSocket version")
+            return
+        if not _valid_key(request.getHeader(b"sec-websocket-key")):
+            _refuse(request, b"Bad Sec-WebSocket-Key")
+            return
+        take_over(request, _Protocol(self.host, request), replay=False)
+
+    #: A plain HTTP request gets 426, as from every WebSocket transformer.
+    request = WebSocketsServer.request
+
+    def prepare(self, message: str | bytes) -> bytes:
+        """
+        Frame ``message`` once for a broadcast.
+        """
+        if isinstance(message, str):
+            return frame(0x01, message.encode("utf-8"))
+        return frame(0x02, message)
+
+    close = WebSocketsServer.close
