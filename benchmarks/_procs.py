@@ -120,11 +120,12 @@ def shared_redis() -> str:
 PRIMUS_TX_SERVERS = {name for name, (command, _) in SERVERS.items() if command[:2] == _PRIMUS_TX}
 
 
-def interpreter_server(python: str) -> str:
+def interpreter_server(python: str, transformer: str = "websockets") -> str:
     """
     Register primus-tx's echo server under another interpreter (``pypy3``,
     a virtualenv's ``bin/python``...) as one more server, and return its
-    name: ``primus-tx@<interpreter>``.
+    name: ``primus-tx@<interpreter>``, or ``primus-tx-uws@<interpreter>``
+    for another ``transformer``.
 
     The interpreter needs primus-tx's dependencies installed; primus-tx
     itself comes from this tree.
@@ -133,8 +134,9 @@ def interpreter_server(python: str) -> str:
     if label in ("python", "python3") and os.path.basename(os.path.dirname(python)) == "bin":
         # A virtualenv's bin/python: name it after the virtualenv.
         label = os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(python))))
-    name = f"primus-tx@{label}"
-    SERVERS[name] = ([python, _PRIMUS_TX[1]], "primus")
+    prefix = "primus-tx" if transformer == "websockets" else f"primus-tx-{transformer}"
+    name = f"{prefix}@{label}"
+    SERVERS[name] = ([python, _PRIMUS_TX[1], "--transformer", transformer], "primus")
     PRIMUS_TX_SERVERS.add(name)
     return name
 

@@ -683,6 +683,21 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="also run primus-tx under this interpreter (e.g. pypy3 or a virtualenv's "
         "bin/python, with primus-tx's dependencies installed); repeatable",
     )
+    parser.add_argument(
+        "--python-transformers",
+        default="websockets",
+        metavar="NAMES",
+        help="the WebSocket transformers each --python row runs (comma-separated, "
+        "e.g. websockets,uws: one row each)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="override one configuration entry, e.g. --set 's2_steps=[2000,10000,19000]' "
+        "or --set s5_conns=19000",
+    )
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--duration", type=float, default=None, help="S1 seconds per measurement")
     parser.add_argument("--seed", type=int, default=None, help="server order shuffle seed")
@@ -701,6 +716,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         cfg["rounds"] = args.rounds
     if args.duration:
         cfg["duration"] = args.duration
+    for setting in args.set:
+        name, _, value = setting.partition("=")
+        if name not in cfg:
+            parser.error(f"--set: unknown entry {name!r}; known: {', '.join(sorted(cfg))}")
+        try:
+            cfg[name] = json.loads(value)
+        except ValueError:
+            parser.error(f"--set {name}: {value!r} is not JSON")
     if args.scenarios:
         scenarios = [s.strip().upper() for s in args.scenarios.split(",")]
     else:
@@ -713,7 +736,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         parser.error(
             f"unknown servers {sorted(wanted - set(SERVERS))}; available: {', '.join(SERVERS)}"
         )
-    extra = tuple(interpreter_server(python) for python in args.python)
+    extra = tuple(
+        interpreter_server(python, transformer.strip())
+        for python in args.python
+        for transformer in args.python_transformers.split(",")
+        if transformer.strip()
+    )
     if not node_available():
         print(
             "node (or tests/js/node_modules) is missing: the load generator needs it",

@@ -116,9 +116,10 @@ def test_python_adds_primus_tx_under_that_interpreter() -> None:
     from benchmarks import _procs
 
     name = _procs.interpreter_server("/usr/bin/pypy3")
-    venv = _procs.interpreter_server("/tmp/pypyvenv/bin/python")
+    venv = _procs.interpreter_server("/tmp/pypyvenv/bin/python", "uws")
     try:
-        assert (name, venv) == ("primus-tx@pypy3", "primus-tx@pypyvenv")
+        assert (name, venv) == ("primus-tx@pypy3", "primus-tx-uws@pypyvenv")
+        assert _procs.SERVERS[venv][0][-2:] == ["--transformer", "uws"]
         command, proto = _procs.SERVERS[name]
         assert command[0] == "/usr/bin/pypy3"
         assert command[1].endswith("primus_tx_echo.py")
@@ -129,3 +130,9 @@ def test_python_adds_primus_tx_under_that_interpreter() -> None:
         for added in (name, venv):
             _procs.SERVERS.pop(added, None)
             _procs.PRIMUS_TX_SERVERS.discard(added)
+
+
+def test_set_rejects_unknown_entries(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--set", "s2_stpes=[1]"])
+    assert "s2_stpes" in capsys.readouterr().err

@@ -128,6 +128,11 @@ if _orjson is not None:
             return _stdlib_decode(message)
 
 else:  # pragma: no cover - exercised on PyPy
+    # PyPy's json module has a fast encoder for ASCII output and a fast
+    # decoder without hooks; the general paths (characters kept as they
+    # are, NaN refused through parse_constant) run at a fraction of that
+    # speed.  So each message tries the fast path and takes the general one
+    # only when the fast one cannot give the same answer.
 
     def encode(data: Any) -> str | bytes:
         """
@@ -135,6 +140,14 @@ else:  # pragma: no cover - exercised on PyPy
         """
         if isinstance(data, (bytes, bytearray, memoryview)):
             return bytes(data)
+        try:
+            text = _stdlib_json.dumps(data, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            text = "\\u"  # a non-finite float (or a cycle): the general path decides
+        if "\\u" not in text:
+            # Pure ASCII with nothing escaped as \uXXXX: exactly what the
+            # general path would have written.
+            return text
         text = _stdlib_encode(data)
         if "\u2028" in text or "\u2029" in text:
             return _escape_separators(text)
@@ -146,7 +159,12 @@ else:  # pragma: no cover - exercised on PyPy
         """
         if not isinstance(message, str):
             return message
-        return _stdlib_decode(message)
+        if "NaN" in message or "Infinity" in message:
+            return _stdlib_decode(message)
+        try:
+            return _stdlib_json.loads(message)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 @implementer(INamedParser)
