@@ -433,6 +433,9 @@ OPT_IN["S1"] = (
     *TRANSFORMER_SERVERS, *PARSER_SERVERS, *HTTP_SERVERS, "primus-tx-cluster", "primus-tx-metrics"
 )
 OPT_IN["S2"] = TRANSFORMER_SERVERS + HTTP_SERVERS
+#: The heartbeat is Primus's whatever the transport, but the engine under
+#: it sends the pings: the lean one can be measured too.
+OPT_IN["S5"] = ("primus-tx-uws",)
 
 
 def servers_for(
