@@ -55,7 +55,7 @@ def _connection(primus: Primus, transformer: str) -> tuple[Any, StringTransport]
     request.requestHeaders.setRawHeaders(b"sec-websocket-key", [b"dGhlIHNhbXBsZSBub25jZQ=="])
     server: Any = primus._server
     if transformer == "uws":
-        from primus_tx.transformers.uws.server import _Protocol
+        from primus_tx.transformers.websockets.lean_server import _Protocol
 
         protocol: Any = _Protocol(primus, request)
         protocol.makeConnection(transport)

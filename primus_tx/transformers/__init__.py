@@ -18,8 +18,8 @@ _BUILTIN = {
     "engine.io": "primus_tx.transformers.engineio:transformer",
     "sockjs": "primus_tx.transformers.sockjs:transformer",
     "browserchannel": "primus_tx.transformers.browserchannel:transformer",
-    "uws": "primus_tx.transformers.uws:transformer",
-    "faye": "primus_tx.transformers.faye:transformer",
+    "uws": "primus_tx.transformers.websockets.names:uws",
+    "faye": "primus_tx.transformers.websockets.names:faye",
 }
 
 

@@ -1,8 +1,8 @@
-# -*- test-case-name: tests.test_uws_engine,tests.test_hostile_ws -*-
+# -*- test-case-name: tests.test_lean_engine,tests.test_hostile_ws -*-
 """
 The ``uws`` transformer's server side: the lean engine
-(:mod:`primus_tx.transformers.uws._engine`) behind twisted.web's parsing of
-the upgrade request.
+(:mod:`primus_tx.transformers.websockets.lean`) behind twisted.web's parsing
+of the upgrade request.
 
 twisted.web has already parsed and checked the HTTP request and Primus's
 middleware has run on it; what is left of the handshake (RFC 6455 §4.2) is
@@ -20,11 +20,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
+from typing import Any, Optional
 
-from primus_tx._http import peer_of, respond
+from zope.interface import implementer
+
+from primus_tx._http import PrimusRequest, answer
+from primus_tx.interfaces import ITransformerHost, ITransformerServer
+from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers._takeover import take_over
-from primus_tx.transformers.uws._engine import LeanWebSocketProtocol, frame
+from primus_tx.transformers.websockets.lean import LeanWebSocketProtocol, frame
 from primus_tx.transformers.websockets.server import WebSocketsServer
 
 __all__ = ["LeanServer", "accept_key"]
@@ -58,7 +62,7 @@ def _tokens(value: Any) -> set[bytes]:
     return {token.strip().lower() for token in (value or b"").split(b",")}
 
 
-def _refuse(request: Any, body: bytes) -> None:
+def _refuse(request: PrimusRequest, body: bytes) -> None:
     """
     Answer a broken handshake with 400 and end the connection: the client
     asked for a protocol switch, so the connection is no HTTP/1.1 one to
@@ -66,16 +70,9 @@ def _refuse(request: Any, body: bytes) -> None:
     """
     transport = getattr(request.channel, "transport", None)
     request.setHeader(b"connection", b"close")
-    respond(request, 400, b"text/plain", body)
+    answer(request, 400, body, b"text/plain")
     if transport is not None:
         transport.loseConnection()
-
-
-def _host_reactor(host: Any) -> Any:
-    reactor = getattr(host, "reactor", None)
-    if reactor is None:
-        reactor = host._reactor
-    return reactor
 
 
 class _Protocol(LeanWebSocketProtocol):
@@ -85,35 +82,32 @@ class _Protocol(LeanWebSocketProtocol):
 
     __slots__ = ("_host", "_request")
 
-    def __init__(self, host: Any, request: Any) -> None:
-        super().__init__(host.max_length, _host_reactor(host))
+    def __init__(self, host: ITransformerHost, request: PrimusRequest) -> None:
+        super().__init__(host.max_length, host.reactor)
         self._host = host
-        self._request = request
+        self._request: Optional[PrimusRequest] = request
 
     def connectionMade(self) -> None:
         request, self._request = self._request, None
-        key = request.getHeader(b"sec-websocket-key").strip()
+        if request is None:  # pragma: no cover - set by LeanServer.upgrade
+            return
+        key = (request.getHeader(b"sec-websocket-key") or b"").strip()
         self.transport.write(_RESPONSE % accept_key(key))
         # A full send buffer pauses the spark's writing (see TransportFlow).
         self.transport.registerProducer(self, True)
-        self.spark = self._host.connect_spark(
-            self,
-            query=request.query,
-            peer=peer_of(request),
-            request=request,
-            socket=self,
-        )
+        self.spark = self._host.connect_spark(self, **spark_options(request, self))
 
 
+@implementer(ITransformerServer)
 class LeanServer:
     """
     The server side of ``uws`` for one Primus.
     """
 
-    def __init__(self, host: Any) -> None:
+    def __init__(self, host: ITransformerHost) -> None:
         self.host = host
 
-    def upgrade(self, request: Any) -> None:
+    def upgrade(self, request: PrimusRequest) -> None:
         """
         A WebSocket upgrade that passed the middleware: check the
         handshake's headers, answer it and start the engine.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_hostile_ws,tests.test_uws_engine -*-
+# -*- test-case-name: tests.test_hostile_ws,tests.test_lean_engine -*-
 """
 A lean RFC 6455 server engine: one WebSocket connection on a bare Twisted
 protocol, after twisted.web has parsed the upgrade request.
@@ -460,7 +460,7 @@ class LeanWebSocketProtocol(TransportFlow, Protocol):
         if self._state != _OPEN:
             return
         if message.__class__ is str:
-            payload = message.encode("utf-8")  # type: ignore[union-attr]
+            payload = message.encode("utf-8")
             opcode = 0x01
         else:
             payload = message  # type: ignore[assignment]

@@ -27,10 +27,10 @@ from hostile_helpers import (
     wait_until,
 )
 
-from primus_tx.transformers.uws import _engine
-from primus_tx.transformers.uws._engine import allowed_close_code, unmask
-from primus_tx.transformers.uws._engine import frame as server_frame
-from primus_tx.transformers.uws.server import LeanServer, accept_key
+from primus_tx.transformers.websockets import lean as _engine
+from primus_tx.transformers.websockets.lean import allowed_close_code, unmask
+from primus_tx.transformers.websockets.lean import frame as server_frame
+from primus_tx.transformers.websockets.lean_server import LeanServer, accept_key
 from primus_tx.transformers.websockets.server import WebSocketsServer
 
 

@@ -1,0 +1,50 @@
+"""
+``uws`` and ``faye``: Node Primus's other names for plain WebSocket.
+
+In Node Primus the three WebSocket transformers differ only in the library
+that serves them: ``ws`` (``websockets``), the native uWebSockets module
+(``uws``) and ``faye-websocket`` (``faye``).  The wire is the same, so
+here they are the ``websockets`` transformer under other names, with the
+same Python client and browser transport.  ``/spec`` reports the name the
+server was given.
+
+``faye`` is served by Autobahn.  ``uws`` is served by the fastest engine
+primus-tx has that passes the WebSocket conformance suite: the lean engine
+(:mod:`primus_tx.transformers.websockets.lean`), except with
+``compression=True`` or Autobahn options in ``transport=``, which are
+Autobahn's business.
+"""
+
+from __future__ import annotations
+
+from primus_tx.interfaces import ITransformerHost, ITransformerServer
+from primus_tx.transformers.websockets import WebSockets
+
+__all__ = ["Faye", "Uws", "faye", "uws"]
+
+
+class Uws(WebSockets):
+    """
+    ``websockets`` under the name ``uws``, served by the lean engine.
+    """
+
+    name = "uws"
+
+    def server(self, host: ITransformerHost) -> ITransformerServer:
+        if host.compression or host.transport_options:
+            return super().server(host)
+        from primus_tx.transformers.websockets.lean_server import LeanServer
+
+        return LeanServer(host)
+
+
+class Faye(WebSockets):
+    """
+    ``websockets`` under the name ``faye``: Autobahn on the server.
+    """
+
+    name = "faye"
+
+
+uws = Uws()
+faye = Faye()
