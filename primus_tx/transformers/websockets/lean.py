@@ -29,7 +29,7 @@ from __future__ import annotations
 import codecs
 import platform
 import struct
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
@@ -507,7 +507,3 @@ class LeanWebSocketProtocol(TransportFlow, Protocol):
             self._closed = []
         self._closed.append(closed)
         return closed
-
-
-#: For type checkers: what makes a spark for a connection.
-SparkMaker = Callable[[LeanWebSocketProtocol], Any]
