@@ -152,7 +152,7 @@ def browserchannel_chunks(data: bytes) -> None:
         pass
 
 
-_TRANSFORMERS = ("websockets", "engine.io", "sockjs", "browserchannel")
+_TRANSFORMERS = ("websockets", "engine.io", "sockjs", "browserchannel", "uws")
 
 
 def http_request(data: bytes) -> None:

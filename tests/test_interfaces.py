@@ -122,7 +122,7 @@ class _Host:
         return self
 
 
-@pytest.mark.parametrize("name", ["websockets", "engine.io", "sockjs", "browserchannel"])
+@pytest.mark.parametrize("name", ["websockets", "uws", "faye", "engine.io", "sockjs", "browserchannel"])
 def test_builtin_transformers_need_only_the_host_interface(name: str) -> None:
     host = _Host()
     assert verifyObject(ITransformerHost, host)

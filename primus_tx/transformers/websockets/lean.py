@@ -40,7 +40,7 @@ from primus_tx.interfaces import IConnection
 from primus_tx.transformers._flow import TransportFlow, write_now
 from primus_tx.transformers.websockets.server import PayloadTooLarge, WebSocketProtocolError
 
-__all__ = ["LeanWebSocketProtocol", "frame"]
+__all__ = ["LeanWebSocketProtocol", "PreparedFrame", "frame"]
 
 _SHORT = struct.Struct("!H")
 _LONG = struct.Struct("!Q")
@@ -74,6 +74,28 @@ def frame(opcode: int, payload: bytes) -> bytes:
     if length < 65536:
         return _HEAD_MEDIUM(0x80 | opcode, 126, length) + payload
     return _HEAD_LONG(0x80 | opcode, 127, length) + payload
+
+
+class PreparedFrame:
+    """
+    A broadcast framed once (:meth:`LeanServer.prepare
+    <primus_tx.transformers.websockets.lean_server.LeanServer.prepare>`).
+    The attribute names are those of Autobahn's prepared messages, so that
+    whatever reads a broadcast back (``primus_tx.testing``) reads both.
+
+    :ivar payloadHybi: the whole frame, as written to every connection.
+    :ivar binary: whether it is a binary message.
+    """
+
+    __slots__ = ("binary", "payloadHybi")
+
+    def __init__(self, message: str | bytes) -> None:
+        if isinstance(message, str):
+            self.payloadHybi = frame(0x01, message.encode("utf-8"))
+            self.binary = False
+        else:
+            self.payloadHybi = frame(0x02, message)
+            self.binary = True
 
 
 def _header(opcode: int, length: int) -> bytes:
@@ -473,10 +495,11 @@ class LeanWebSocketProtocol(TransportFlow, Protocol):
 
     def sendPrepared(self, prepared: Any) -> None:
         """
-        Write a frame :func:`frame` made once for every connection.
+        Write the frame of a :class:`PreparedFrame` made once for every
+        connection.
         """
         if self._state == _OPEN:
-            write_now(self.transport, prepared)
+            write_now(self.transport, prepared.payloadHybi)
 
     def close(self, reconnect: bool) -> None:
         """

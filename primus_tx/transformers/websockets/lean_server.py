@@ -28,7 +28,7 @@ from primus_tx._http import PrimusRequest, answer
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
 from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers._takeover import take_over
-from primus_tx.transformers.websockets.lean import LeanWebSocketProtocol, frame
+from primus_tx.transformers.websockets.lean import LeanWebSocketProtocol, PreparedFrame
 from primus_tx.transformers.websockets.server import WebSocketsServer
 
 __all__ = ["LeanServer", "accept_key"]
@@ -130,12 +130,10 @@ class LeanServer:
     #: A plain HTTP request gets 426, as from every WebSocket transformer.
     request = WebSocketsServer.request
 
-    def prepare(self, message: str | bytes) -> bytes:
+    def prepare(self, message: str | bytes) -> PreparedFrame:
         """
         Frame ``message`` once for a broadcast.
         """
-        if isinstance(message, str):
-            return frame(0x01, message.encode("utf-8"))
-        return frame(0x02, message)
+        return PreparedFrame(message)
 
     close = WebSocketsServer.close
