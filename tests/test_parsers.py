@@ -261,3 +261,23 @@ def test_same_bytes_as_json_stringify() -> None:
     )
     expected = json.loads(result.stdout)
     assert [encode(value) for value in _CORPUS] == expected
+
+
+@pytest.mark.parametrize("text", ["\udc80", "[\ud800]", "NaN", "[1,Infinity]", "[1,]", "{"])
+def test_invalid_json_fails_with_a_message_that_can_be_printed(text: str) -> None:
+    # PyPy's fast decoder quotes an unpaired surrogate in its message, which
+    # PyPy cannot format; the parser gives the general decoder's error.
+    with pytest.raises(ValueError) as caught:
+        decode(text)
+    assert f"{caught.value}"
+
+
+@pytest.mark.parametrize(
+    "value", [{"a": [1, "x"]}, "é", "\u2028", "\x00", "a\\u", "\ud800", {"k": -0.5}, [1e300]]
+)
+def test_encode_is_the_same_on_every_path(value: Any) -> None:
+    # The ASCII fast path some runtimes take writes what the general one
+    # writes: characters kept, separators and lone surrogates escaped.
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    expected = expected.replace("\u2028", "\\u2028").replace("\ud800", "\\ud800")
+    assert encode(value) == expected

@@ -165,6 +165,11 @@ else:  # pragma: no cover - exercised on PyPy
             return _stdlib_json.loads(message)
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
+        except ValueError:
+            # Invalid JSON: the general decoder's verdict and message.  The
+            # fast one can quote an unpaired surrogate in its message, which
+            # PyPy then fails to format.
+            return _stdlib_decode(message)
 
 
 @implementer(INamedParser)
