@@ -166,10 +166,13 @@ else:  # pragma: no cover - exercised on PyPy
         except RecursionError:
             raise ValueError("JSON nested too deeply") from None
         except ValueError:
-            # Invalid JSON: the general decoder's verdict and message.  The
-            # fast one can quote an unpaired surrogate in its message, which
-            # PyPy then fails to format.
-            return _stdlib_decode(message)
+            pass
+        # Invalid JSON: the general decoder's verdict and message (the fast
+        # one can quote an unpaired surrogate in its message, which PyPy
+        # then fails to format).  Called outside the handler: a
+        # RecursionError raised while another exception is being handled
+        # comes out of PyPy as a TypeError.
+        return _stdlib_decode(message)
 
 
 @implementer(INamedParser)
