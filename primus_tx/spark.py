@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional, Union
 
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -31,6 +31,7 @@ from primus_tx._errors import ParserError, PrimusError
 from primus_tx._events import EventEmitter
 from primus_tx._http import PrimusRequest, headers_of
 from primus_tx._lane import Lane
+from primus_tx._producers import ProducerSeat
 from primus_tx._query import QueryValue
 from primus_tx._transforms import Transform
 from primus_tx.interfaces import IConnection, IConnectionHandler
@@ -203,10 +204,8 @@ class Spark(EventEmitter):
         self._in: Optional[Lane] = None
         self._out: Optional[Lane] = None
         self._writing_paused = False
-        self._producer: Any = None
-        self._producer_streaming = False
-        self._producer_paused = False
-        self._pull_call: Optional[IDelayedCall] = None
+        # Made when the first producer registers: most sparks never have one.
+        self._seat: Optional[ProducerSeat] = None
 
     # -- identity ---------------------------------------------------------
 
@@ -543,10 +542,8 @@ class Spark(EventEmitter):
         a registered streaming producer is paused.
         """
         self._writing_paused = True
-        if self._producer is not None and not self._producer_paused:
-            self._producer_paused = True
-            if self._producer_streaming:
-                self._producer.pauseProducing()
+        if self._seat is not None:
+            self._seat.pause()
 
     def resumeWriting(self) -> None:
         """
@@ -557,12 +554,8 @@ class Spark(EventEmitter):
             return
         self._writing_paused = False
         self._slow_reported = False
-        if self._producer is not None and self._producer_paused:
-            self._producer_paused = False
-            if self._producer_streaming:
-                self._producer.resumeProducing()
-            else:
-                self._schedule_pull()
+        if self._seat is not None:
+            self._seat.resume()
         self._safely("drain")
 
     # -- IPushProducer: the client's messages ------------------------------
@@ -593,63 +586,34 @@ class Spark(EventEmitter):
 
         :raises RuntimeError: when a producer is already registered.
         """
-        if self._producer is not None:
-            raise RuntimeError(
-                f"Cannot register producer {producer!r}: {self._producer!r} is still registered"
-            )
+        seat = self._seat
+        if seat is not None and seat.producer is not None:
+            seat.register(producer, streaming)  # raises: one producer at a time
         if self.ready_state != Spark.OPEN:
             producer.stopProducing()
             return
-        self._producer = producer
-        self._producer_streaming = bool(streaming)
-        self._producer_paused = self._writing_paused
-        if streaming:
-            if self._producer_paused:
-                producer.pauseProducing()
-        elif not self._producer_paused:
-            self._schedule_pull()
+        if seat is None:
+            seat = self._seat = ProducerSeat(self._is_writing_paused, self._reactor_of, self.log)
+        seat.register(producer, streaming)
 
     def unregisterProducer(self) -> None:
         """
         Forget the registered producer.
         """
-        self._producer = None
-        self._producer_paused = False
-        if self._pull_call is not None:
-            if self._pull_call.active():
-                self._pull_call.cancel()
-            self._pull_call = None
+        if self._seat is not None:
+            self._seat.unregister()
 
-    def _schedule_pull(self) -> None:
-        if self._pull_call is None:
-            self._pull_call = self._context.reactor.callLater(0, self._pull)
+    @property
+    def _producer_paused(self) -> bool:
+        # Whether the registered producer is held back by write pressure.
+        return self._seat is not None and self._seat.paused
 
-    def _pull(self) -> None:
-        """
-        Ask a pull producer for its next chunk, then again on the next turn
-        of the reactor while the transport keeps up.
-        """
-        self._pull_call = None
-        producer = self._producer
-        if producer is None or self._producer_paused or self._producer_streaming:
-            return
-        try:
-            producer.resumeProducing()
-        except Exception:
-            self.log.failure("producer {producer!r} failed", producer=producer)
-            self.unregisterProducer()
-            return
-        if self._producer is producer:
-            if self._writing_paused:
-                self._producer_paused = True
-            else:
-                self._schedule_pull()
+    def _is_writing_paused(self) -> bool:
+        return self._writing_paused
+
+    def _reactor_of(self) -> Any:
+        return self._context.reactor
 
     def _stop_producer(self) -> None:
-        producer = self._producer
-        self.unregisterProducer()
-        if producer is not None:
-            try:
-                producer.stopProducing()
-            except Exception:
-                self.log.failure("stopping producer {producer!r} failed", producer=producer)
+        if self._seat is not None:
+            self._seat.stop()

@@ -39,6 +39,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "primus_tx._lookup",
         "primus_tx._options",
         "primus_tx._plugins",
+        "primus_tx._producers",
         "primus_tx._query",
         "primus_tx._transforms",
         "primus_tx._version",

@@ -35,12 +35,13 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable, Optional
 
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from primus_tx._errors import PrimusError
 from primus_tx._events import EventEmitter
+from primus_tx._producers import ProducerSeat
 from primus_tx._transforms import DROPPED, Packet, run_transforms
 from primus_tx.interfaces import IPrimusPlugin
 from primus_tx.plugins import PluginBase, extend_spark, reactor_of
@@ -113,10 +114,7 @@ class SubStream(EventEmitter):
         self.ready_state: int = getattr(parent.connection, "ready_state", OPEN)
         # Flow control: a registered producer, and incoming messages held
         # back while this stream is paused.
-        self._producer: Any = None
-        self._producer_streaming = False
-        self._producer_paused = False
-        self._pull_call: Optional[IDelayedCall] = None
+        self._seat = ProducerSeat(self._is_writing_paused, self._reactor_of, self.log)
         self._held: Optional[deque[Any]] = None
 
     @property
@@ -316,80 +314,34 @@ class SubStream(EventEmitter):
 
         :raises RuntimeError: when a producer is already registered.
         """
-        if self._producer is not None:
-            raise RuntimeError(
-                f"Cannot register producer {producer!r}: {self._producer!r} is still registered"
-            )
-        parent = self._parent
-        if parent is None:
+        if self._seat.producer is not None or self._parent is not None:
+            self._seat.register(producer, streaming)  # raises when one is seated
+        else:
             producer.stopProducing()
-            return
-        self._producer = producer
-        self._producer_streaming = bool(streaming)
-        self._producer_paused = parent.writing_paused()
-        if streaming:
-            if self._producer_paused:
-                producer.pauseProducing()
-        elif not self._producer_paused:
-            self._schedule_pull()
 
     def unregisterProducer(self) -> None:
         """
         Forget the registered producer.
         """
-        self._producer = None
-        self._producer_paused = False
-        if self._pull_call is not None:
-            if self._pull_call.active():
-                self._pull_call.cancel()
-            self._pull_call = None
+        self._seat.unregister()
+
+    def _is_writing_paused(self) -> bool:
+        parent = self._parent
+        return parent is not None and parent.writing_paused()
+
+    def _reactor_of(self) -> Any:
+        parent = self._parent
+        return parent.reactor if parent is not None else None
 
     def _pause_writing(self) -> None:
-        if self._producer is not None and not self._producer_paused:
-            self._producer_paused = True
-            if self._producer_streaming:
-                self._producer.pauseProducing()
+        self._seat.pause()
 
     def _resume_writing(self) -> None:
-        if self._producer is not None and self._producer_paused:
-            self._producer_paused = False
-            if self._producer_streaming:
-                self._producer.resumeProducing()
-            else:
-                self._schedule_pull()
+        self._seat.resume()
         self._safely("drain")
 
-    def _schedule_pull(self) -> None:
-        parent = self._parent
-        if self._pull_call is None and parent is not None:
-            self._pull_call = parent.reactor.callLater(0, self._pull)
-
-    def _pull(self) -> None:
-        self._pull_call = None
-        producer = self._producer
-        parent = self._parent
-        if producer is None or parent is None or self._producer_paused or self._producer_streaming:
-            return
-        try:
-            producer.resumeProducing()
-        except Exception:
-            self.log.failure("producer {producer!r} failed", producer=producer)
-            self.unregisterProducer()
-            return
-        if self._producer is producer:
-            if parent.writing_paused():
-                self._producer_paused = True
-            else:
-                self._schedule_pull()
-
     def _stop_producer(self) -> None:
-        producer = self._producer
-        self.unregisterProducer()
-        if producer is not None:
-            try:
-                producer.stopProducing()
-            except Exception:
-                self.log.failure("stopping producer {producer!r} failed", producer=producer)
+        self._seat.stop()
 
 
 def _claim(packet: Packet) -> Any:
