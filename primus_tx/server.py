@@ -97,6 +97,9 @@ class Primus(EventEmitter):
         self._delayed: list[IDelayedCall] = []
         self._destroyed: Optional[Deferred[None]] = None
         self._waiters: list[Deferred[None]] = []
+        # Connections whose spark has ended but whose close handshake is
+        # still under way: destroy() waits for them as for live sparks.
+        self._closing: dict[int, Any] = {}
         self._closed = False
         self._id_generator = self.options["id_generator"]
         self._library: Optional[str] = None
@@ -308,11 +311,25 @@ class Primus(EventEmitter):
     def _spark_ended(self, spark: Spark) -> None:
         if self.connections.get(spark.id) is spark:
             del self.connections[spark.id]
+        self._track_closing(spark._connection)
         try:
             self.emit("disconnection", spark)
         except Exception as error:
             self.log.failure("'disconnection' listener raised")
             self._log_error(error, spark)
+
+    def _track_closing(self, connection: Any) -> None:
+        """
+        Remember a connection that is still closing after its spark ended
+        (the server ended it and waits for the peer's answer), until it is
+        gone.
+        """
+        when_closed = getattr(connection, "whenClosed", None)
+        if when_closed is None or not getattr(connection, "connected", 0):
+            return
+        key = id(connection)
+        self._closing[key] = connection
+        when_closed().addCallback(lambda _: self._closing.pop(key, None))
 
     @property
     def connected(self) -> int:
@@ -668,8 +685,10 @@ class Primus(EventEmitter):
 
         :param timeout: seconds to wait before shutting down.
         :return: a Deferred that fires when it is done — after the
-            connections have closed (or :data:`CLOSE_GRACE` seconds); calling ``destroy``
-            again returns a Deferred that fires at the same time.
+            connections have closed, those of sparks ended earlier whose
+            close handshake is still under way included (or
+            :data:`CLOSE_GRACE` seconds); calling ``destroy`` again returns
+            a Deferred that fires at the same time.
         """
         waiter: Deferred[None] = Deferred()
         if self._destroyed is not None:
@@ -695,15 +714,16 @@ class Primus(EventEmitter):
         # process exiting after destroy() does not cut the close messages.
         stopping: list[Deferred[Any]] = []
         for spark in list(self.connections.values()):
-            when_closed = getattr(spark._connection, "whenClosed", None)
             try:
                 spark.end(reconnect=options["reconnect"])
             except Exception:
                 self.log.failure("ending spark {spark} failed", spark=spark.id)
-            if when_closed is not None:
-                stopping.append(
-                    when_closed().addTimeout(CLOSE_GRACE, self.reactor).addErrback(lambda _: None)
-                )
+        for connection in list(self._closing.values()):
+            stopping.append(
+                connection.whenClosed()
+                .addTimeout(CLOSE_GRACE, self.reactor)
+                .addErrback(lambda _: None)
+            )
         self._detach()
         if options["close"]:
             for port in self._ports:
@@ -727,6 +747,7 @@ class Primus(EventEmitter):
         self._server = None
         self.remove_all_listeners()
         self.connections = {}
+        self._closing = {}
         self._plugins = {}
         destroyed = self._destroyed
         if destroyed is not None and not destroyed.called:

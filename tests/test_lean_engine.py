@@ -174,6 +174,24 @@ async def test_a_client_that_never_answers_the_close_is_cut_off(reactor) -> None
         await client.wait_lost(reactor, timeout=3.0)
 
 
+@pytest.mark.parametrize("transformer", ["websockets", "faye"])
+@pytest_twisted.ensureDeferred
+async def test_destroy_waits_for_a_close_already_under_way(reactor, transformer: str) -> None:
+    # The spark is gone from Primus at once, but its connection is still
+    # waiting for the peer's close frame: destroy() waits for it too, so
+    # nothing of the connection outlives the Deferred it returns.
+    async with hostile_server(reactor, transformer=transformer) as h:
+        client = await h.ws()
+        client.answer_close = False
+        spark = h.spark_of(-1)
+        closed = spark._connection.whenClosed()
+        spark.end()
+        await wait_until(reactor, lambda: client.close_received, 2.0, "a close frame")
+        assert h.primus.connected == 0 and not client.lost
+        await h.primus.destroy()
+        assert closed.called
+
+
 @pytest_twisted.ensureDeferred
 async def test_broadcast_reaches_every_client(reactor) -> None:
     async with hostile_server(reactor, transformer="uws") as h:
