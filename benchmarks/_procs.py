@@ -28,6 +28,8 @@ _PRIMUS_TX = [sys.executable, os.path.join(SERVERS_DIR, "primus_tx_echo.py")]
 SERVERS: dict[str, tuple[list[str], str]] = {
     "primus-tx": (_PRIMUS_TX, "primus"),
     "primus-tx-uws": (_PRIMUS_TX + ["--transformer", "uws"], "primus"),
+    # Autobahn under Primus: the websockets transformer's other engine
+    "primus-tx-faye": (_PRIMUS_TX + ["--transformer", "faye"], "primus"),
     "autobahn": ([sys.executable, os.path.join(SERVERS_DIR, "autobahn_echo.py")], "raw"),
     "node-primus": (["node", os.path.join(SERVERS_DIR, "node_primus_echo.js")], "primus"),
     "socketio": ([sys.executable, os.path.join(SERVERS_DIR, "socketio_echo.py")], "socketio"),

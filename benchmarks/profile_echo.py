@@ -1,6 +1,6 @@
 """
 The per-message cost of primus-tx's echo path, in one process, without a
-network: ``python -m benchmarks.profile_echo [--transformer uws] [--size
+network: ``python -m benchmarks.profile_echo [--transformer faye] [--size
 64] [--profile]``.
 
 A real Primus (JSON parser, echo application ``spark.on("data",
@@ -54,9 +54,9 @@ def _connection(primus: Primus, transformer: str) -> tuple[Any, StringTransport]
     request.isSecure = lambda: False
     request.requestHeaders.setRawHeaders(b"sec-websocket-key", [b"dGhlIHNhbXBsZSBub25jZQ=="])
     server: Any = primus._server
-    if transformer == "uws":
-        from primus_tx.transformers.websockets.lean_server import _Protocol
+    from primus_tx.transformers.websockets.lean_server import LeanServer, _Protocol
 
+    if isinstance(server, LeanServer):
         protocol: Any = _Protocol(primus, request)
         protocol.makeConnection(transport)
     else:
@@ -96,7 +96,7 @@ def run(transformer: str, size: int, messages: int, connections: int) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_echo", description=__doc__)
-    parser.add_argument("--transformer", default="uws", choices=("uws", "websockets"))
+    parser.add_argument("--transformer", default="websockets", choices=("websockets", "uws", "faye"))
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--connections", type=int, default=50)

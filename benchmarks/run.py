@@ -418,7 +418,7 @@ SUBJECTS = {"S6": "primus-tx-rooms"}
 #: primus-tx on its other transformers, same echo application.  Opt-in
 #: (``--servers``), because six servers no longer fit ``--quick`` into two
 #: minutes; S5 measures Primus's heartbeat, which they share.
-TRANSFORMER_SERVERS = ("primus-tx-uws", "primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw")
+TRANSFORMER_SERVERS = ("primus-tx-uws", "primus-tx-faye", "primus-tx-eio", "primus-tx-sockjs", "primus-tx-sockjs-raw")
 #: primus-tx with its binary parsers (websockets), for S1's echo rows: their
 #: ``this/primus-tx`` ratio is the rate beside the JSON parser's.
 PARSER_SERVERS = ("primus-tx-msgpack", "primus-tx-binary")
@@ -434,8 +434,8 @@ OPT_IN["S1"] = (
 )
 OPT_IN["S2"] = TRANSFORMER_SERVERS + HTTP_SERVERS
 #: The heartbeat is Primus's whatever the transport, but the engine under
-#: it sends the pings: the lean one can be measured too.
-OPT_IN["S5"] = ("primus-tx-uws",)
+#: it sends the pings: Autobahn's can be measured too.
+OPT_IN["S5"] = ("primus-tx-uws", "primus-tx-faye")
 
 
 def servers_for(

@@ -38,12 +38,12 @@ def require_tool(name: str) -> str:
     return path
 
 
-@pytest.fixture(params=["websockets", "uws"])
+@pytest.fixture(params=["faye", "websockets"])
 def each_websocket_engine(request: pytest.FixtureRequest) -> Iterator[str]:
     """
-    Run the test once per WebSocket engine: Autobahn (``websockets``) and
-    primus-tx's own (``uws``), as the transformer ``hostile_server`` uses
-    when the test names none.
+    Run the test once per WebSocket engine: Autobahn (``faye``) and
+    primus-tx's own (``websockets``), as the transformer ``hostile_server``
+    uses when the test names none.
     """
     import hostile_helpers
 

@@ -152,7 +152,7 @@ def browserchannel_chunks(data: bytes) -> None:
         pass
 
 
-_TRANSFORMERS = ("websockets", "engine.io", "sockjs", "browserchannel", "uws")
+_TRANSFORMERS = ("websockets", "engine.io", "sockjs", "browserchannel", "faye")
 
 
 def http_request(data: bytes) -> None:

@@ -74,9 +74,9 @@ async def sleep(reactor, seconds):
     await d
 
 
-#: The WebSocket engines: Autobahn (``websockets``) and primus-tx's own
-#: (``uws``); flow control must hold on both.
-ENGINES = ["websockets", "uws"]
+#: The WebSocket engines: Autobahn (``faye``) and primus-tx's own
+#: (``websockets``); flow control must hold on both.
+ENGINES = ["faye", "websockets"]
 
 
 @pytest.fixture(params=ENGINES)

@@ -1,5 +1,5 @@
 """
-primus-tx's own WebSocket engine (the ``uws`` transformer) over real
+primus-tx's own WebSocket engine (``websockets`` and ``uws``) over real
 loopback connections: what the hostile suites, which run against both
 engines, do not already show — frames cut at every byte, text split inside
 a character, the close handshake from either side, broadcasts, and the
@@ -69,7 +69,7 @@ def test_close_codes() -> None:
 @pytest.mark.parametrize("size", [10, 300, 70000])
 @pytest_twisted.ensureDeferred
 async def test_a_frame_cut_at_every_byte_arrives_whole(reactor, size: int) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         assert isinstance(h.primus._server, LeanServer)
         client = await h.ws()
         text = "é" * (size // 2)
@@ -87,7 +87,7 @@ async def test_a_frame_cut_at_every_byte_arrives_whole(reactor, size: int) -> No
 
 @pytest_twisted.ensureDeferred
 async def test_fragments_split_inside_a_character(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         client = await h.ws()
         encoded = json.dumps("κόσμε").encode("utf-8")
         # Cut inside the two-byte characters, with a ping between fragments.
@@ -107,7 +107,7 @@ async def test_invalid_utf8_is_refused_before_the_message_ends(reactor) -> None:
     The first fragment is already invalid: the 1007 comes without waiting
     for the rest of the message.
     """
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         client = await h.ws()
         spark = h.spark_of(-1)
         client.send(frame(OP_TEXT, b'"ok \xf4\x90\x80\x80', fin=False))
@@ -119,7 +119,7 @@ async def test_invalid_utf8_is_refused_before_the_message_ends(reactor) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_ping_is_answered_and_counts_as_a_heartbeat(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         client = await h.ws()
         spark = h.spark_of(-1)
         beats: list[None] = []
@@ -141,7 +141,7 @@ async def test_ping_is_answered_and_counts_as_a_heartbeat(reactor) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_client_close_is_echoed_and_the_server_ends_tcp(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         client = await h.ws()
         spark = h.spark_of(-1)
         client.answer_close = False
@@ -155,7 +155,7 @@ async def test_client_close_is_echoed_and_the_server_ends_tcp(reactor) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_spark_end_closes_without_a_code_and_waits_for_the_answer(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         client = await h.ws()
         h.spark_of(-1).end()
         await wait_until(reactor, lambda: client.close_received, 2.0, "a close frame")
@@ -165,7 +165,7 @@ async def test_spark_end_closes_without_a_code_and_waits_for_the_answer(reactor)
 
 @pytest_twisted.ensureDeferred
 async def test_a_client_that_never_answers_the_close_is_cut_off(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         client = await h.ws()
         client.answer_close = False
         h.spark_of(-1).end()
@@ -194,7 +194,7 @@ async def test_destroy_waits_for_a_close_already_under_way(reactor, transformer:
 
 @pytest_twisted.ensureDeferred
 async def test_broadcast_reaches_every_client(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         clients = [await h.ws() for _ in range(5)]
         h.primus.write({"to": "all", "bytes": "é" * 200})
         await wait_until(
@@ -206,7 +206,7 @@ async def test_broadcast_reaches_every_client(reactor) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_extension_offers_are_refused(reactor) -> None:
-    async with hostile_server(reactor, transformer="uws") as h:
+    async with hostile_server(reactor, transformer="websockets") as h:
         offer = upgrade_request(
             extra=(("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits"),)
         )
@@ -220,9 +220,42 @@ def test_compression_or_autobahn_options_mean_autobahn() -> None:
 
     from primus_tx.transformers.websockets.server import bounded_inflation
 
-    assert isinstance(make_primus(transformer="uws")[0]._server, LeanServer)
-    options = make_primus(transformer="uws", transport={"autoPingInterval": 5})[0]
-    assert isinstance(options._server, WebSocketsServer)
-    if bounded_inflation():
-        compressed = make_primus(transformer="uws", compression=True)[0]
-        assert isinstance(compressed._server, WebSocketsServer)
+    for name in ("websockets", "uws"):
+        assert isinstance(make_primus(transformer=name)[0]._server, LeanServer)
+        options = make_primus(transformer=name, transport={"autoPingInterval": 5})[0]
+        assert isinstance(options._server, WebSocketsServer)
+        if bounded_inflation():
+            compressed = make_primus(transformer=name, compression=True)[0]
+            assert isinstance(compressed._server, WebSocketsServer)
+    assert isinstance(make_primus(transformer="faye")[0]._server, WebSocketsServer)
+
+
+def test_the_engine_option_names_the_engine() -> None:
+    """
+    ``transport={"engine": ...}`` overrides the name's engine either way;
+    the Autobahn engine never sees the key.
+    """
+    from fakes import make_primus
+
+    autobahn = make_primus(transport={"engine": "autobahn"})[0]._server
+    assert isinstance(autobahn, WebSocketsServer)
+    assert isinstance(make_primus(transformer="faye", transport={"engine": "lean"})[0]._server, LeanServer)
+    tuned = make_primus(transport={"engine": "autobahn", "autoPingInterval": 5})[0]._server
+    assert tuned.factory.autoPingInterval == 5
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"transport": {"engine": "uwebsockets"}}, r"Unknown WebSocket engine 'uwebsockets'.*lean, autobahn"),
+        ({"transport": {"engine": "lean"}, "compression": True}, r"does not compress"),
+        ({"transport": {"engine": "lean", "autoPingInterval": 5}}, r"no transport options \(autoPingInterval\)"),
+    ],
+)
+def test_an_impossible_engine_choice_fails_at_construction(options: dict[str, Any], message: str) -> None:
+    from fakes import make_primus
+
+    from primus_tx import PrimusError
+
+    with pytest.raises(PrimusError, match=message):
+        make_primus(**options)

@@ -124,7 +124,7 @@ def test_no_cap_when_disabled_and_no_check_while_the_transport_keeps_up():
 
 _WS_PATHS = {
     "websockets": "/primus",
-    "uws": "/primus",
+    "faye": "/primus",
     "engine.io": "/primus/?EIO=4&transport=websocket",
     "sockjs": "/primus/websocket",
 }

@@ -141,7 +141,7 @@ def test_messages_are_what_the_client_application_sees() -> None:
 
 
 def test_broadcasts_are_unwrapped_whatever_the_transformer() -> None:
-    for transformer in ("websockets", "uws", "engine.io", "sockjs", "browserchannel"):
+    for transformer in ("websockets", "faye", "engine.io", "sockjs", "browserchannel"):
         fixture = PrimusFixture(transformer=transformer)
         _, one = fixture.connect()
         _, two = fixture.connect()

@@ -1,5 +1,5 @@
 """
-The websockets transformer's own framing: messages of every header size
+The Autobahn engine's framing (``faye``, and ``websockets`` with compression): messages of every header size
 reach a real WebSocket client intact, with and without compression, and
 broadcasts and heartbeats use the frame prepared once.
 """
@@ -97,9 +97,9 @@ async def test_every_header_size_reaches_the_client(reactor: Any, compression: b
     if compression and not bounded_inflation():
         # This Autobahn cannot bound decompression: Primus refuses it.
         with pytest.raises(PrimusError):
-            Primus(site, ping_interval=0, compression=True)
+            Primus(site, transformer="faye", ping_interval=0, compression=True)
         return
-    primus = Primus(site, ping_interval=0, compression=compression)
+    primus = Primus(site, transformer="faye", ping_interval=0, compression=compression)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     sparks: list[Any] = []
     primus.on("connection", sparks.append)
@@ -133,7 +133,7 @@ async def test_broadcast_and_heartbeat_use_the_prepared_frame(reactor: Any) -> N
     client receives it.
     """
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0)
+    primus = Primus(site, transformer="faye", ping_interval=0)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
         clients = [await collect(reactor, port.getHost().port, 1) for _ in range(3)]
@@ -171,7 +171,7 @@ async def test_connections_share_the_servers_options(reactor: Any) -> None:
     enforced with 1009.
     """
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0, max_length=1000)
+    primus = Primus(site, transformer="faye", ping_interval=0, max_length=1000)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     sparks: list[Any] = []
     primus.on("connection", sparks.append)
@@ -201,7 +201,7 @@ async def test_direct_writes_keep_order_with_queued_data(reactor: Any) -> None:
     """
     site = Site(Resource())
     # 36 MB for a client that stops reading: no slow-client cap here.
-    primus = Primus(site, ping_interval=0, max_buffered=0)
+    primus = Primus(site, transformer="faye", ping_interval=0, max_buffered=0)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
     sparks: list[Any] = []
     primus.on("connection", sparks.append)

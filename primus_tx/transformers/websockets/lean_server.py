@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_lean_engine,tests.test_hostile_ws -*-
 """
-The ``uws`` transformer's server side: the lean engine
+The ``websockets`` and ``uws`` transformers' server side: the lean engine
 (:mod:`primus_tx.transformers.websockets.lean`) behind twisted.web's parsing
 of the upgrade request.
 
@@ -12,7 +12,8 @@ offers an extension, so a client's ``permessage-deflate`` offer is refused
 by not answering it.
 
 Compression, or Autobahn protocol options in ``transport=``, are Autobahn's
-business: with either, ``uws`` is served by the ``websockets`` engine.
+business: with either, the transformer is served by Autobahn
+(:mod:`primus_tx.transformers.websockets.server`).
 """
 
 from __future__ import annotations

@@ -8,16 +8,13 @@ here they are the ``websockets`` transformer under other names, with the
 same Python client and browser transport.  ``/spec`` reports the name the
 server was given.
 
-``faye`` is served by Autobahn.  ``uws`` is served by the fastest engine
-primus-tx has that passes the WebSocket conformance suite: the lean engine
-(:mod:`primus_tx.transformers.websockets.lean`), except with
-``compression=True`` or Autobahn options in ``transport=``, which are
-Autobahn's business.
+``uws`` is served like ``websockets``, by the fastest engine primus-tx has
+that passes the WebSocket conformance suite (the lean engine); ``faye`` by
+Autobahn.  ``transport={"engine": ...}`` overrides either.
 """
 
 from __future__ import annotations
 
-from primus_tx.interfaces import ITransformerHost, ITransformerServer
 from primus_tx.transformers.websockets import WebSockets
 
 __all__ = ["Faye", "Uws", "faye", "uws"]
@@ -30,13 +27,6 @@ class Uws(WebSockets):
 
     name = "uws"
 
-    def server(self, host: ITransformerHost) -> ITransformerServer:
-        if host.compression or host.transport_options:
-            return super().server(host)
-        from primus_tx.transformers.websockets.lean_server import LeanServer
-
-        return LeanServer(host)
-
 
 class Faye(WebSockets):
     """
@@ -44,6 +34,7 @@ class Faye(WebSockets):
     """
 
     name = "faye"
+    engine = "autobahn"
 
 
 uws = Uws()

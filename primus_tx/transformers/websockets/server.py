@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_websockets -*-
 """
-The ``websockets`` transformer, server side: Autobahn's WebSocket protocol
-under twisted.web.
+The ``websockets`` transformer's Autobahn engine: Autobahn's WebSocket
+protocol under twisted.web.  It serves ``faye``, and ``websockets`` and
+``uws`` when compression or Autobahn options ask for it.
 
 One Primus message is one WebSocket message.  The Autobahn protocol is the
 spark's :class:`~primus_tx.interfaces.IConnection`; it registers itself as
@@ -261,6 +262,7 @@ class WebSocketsServer:
             _require_bounded_inflation()
             options["perMessageCompressionAccept"] = _accept_deflate
         options.update(host.transport_options)
+        options.pop("engine", None)  # chosen by the transformer: this one
         try:
             factory = websocket_factory(PrimusWebSocketProtocol, host.max_length, **options)
         except TypeError as error:
