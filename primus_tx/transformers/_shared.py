@@ -17,6 +17,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory
 
 from primus_tx._http import PrimusRequest, headers_of, peer_of
 from primus_tx.interfaces import IConnectionHandler
+from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
 
 __all__ = ["HIGH_WATER", "LOW_WATER", "check_water", "spark_options", "websocket_factory"]
 
@@ -31,9 +32,11 @@ def websocket_factory(protocol: type, max_length: int, **options: Any) -> Any:
     """
     An Autobahn server factory for ``protocol`` with the settings every
     WebSocket transport of Primus shares: messages and frames limited to
-    ``max_length``, no status page, a 10 s opening and a 1 s closing
-    handshake, and a clean close on protocol errors; ``options`` (Autobahn
-    protocol options) win.
+    ``max_length``, no status page, a 10 s opening handshake, a closing
+    one of at least a second (see
+    :data:`~primus_tx.transformers._autobahn.CLOSE_HANDSHAKE_TIMEOUT`),
+    and a clean close on protocol errors; ``options`` (Autobahn protocol
+    options) win.
 
     :raises TypeError: for an option Autobahn does not know.
     """
@@ -44,7 +47,7 @@ def websocket_factory(protocol: type, max_length: int, **options: Any) -> Any:
         "maxFramePayloadSize": max_length,
         "webStatus": False,
         "openHandshakeTimeout": 10,
-        "closeHandshakeTimeout": 1,
+        "closeHandshakeTimeout": CLOSE_HANDSHAKE_TIMEOUT,
         "failByDrop": False,
     }
     settings.update(options)

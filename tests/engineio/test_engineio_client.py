@@ -7,6 +7,7 @@ the engine.io transformer.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -129,13 +130,11 @@ async def _open_on(reactor, socket, websockets):
         await wait_until(reactor, lambda: socket._transport.transport_name == "websocket", 5.0, "the upgrade")
 
 
-@pytest.mark.parametrize("websockets", [False, True])
-@pytest_twisted.ensureDeferred
-async def test_end_with_data_delivers_it_first(live, reactor, websockets):
-    # Primus's contract: end(data) writes, then closes; the spark hears
-    # every write, in order, before it ends, even with a POST in flight.
-    socket = Socket(live.base, transformer="engine.io", reactor=reactor, transport={"websockets": websockets})
-    await _open_on(reactor, socket, websockets)
+async def _end_with_data(live, reactor, socket: Socket) -> None:
+    """
+    Write three messages and end with a fourth: the spark hears all four,
+    in order, before it ends.
+    """
     heard: list = []
     live.sparks[0].on("data", heard.append)
     live.sparks[0].on("end", lambda *_: heard.append("end"))
@@ -144,7 +143,33 @@ async def test_end_with_data_delivers_it_first(live, reactor, websockets):
     await socket.end({"last": "words"})
     await wait_until(reactor, lambda: "end" in heard, 5.0, "the spark to end")
     assert heard == [0, 1, 2, {"last": "words"}, "end"]
+
+
+@pytest.mark.parametrize("websockets", [False, True])
+@pytest_twisted.ensureDeferred
+async def test_end_with_data_delivers_it_first(live, reactor, websockets):
+    # Primus's contract: end(data) writes, then closes; the spark hears
+    # every write, in order, before it ends, even with a POST in flight.
+    socket = Socket(live.base, transformer="engine.io", reactor=reactor, transport={"websockets": websockets})
+    await _open_on(reactor, socket, websockets)
+    await _end_with_data(live, reactor, socket)
     await wait_until(reactor, lambda: not live.server.sessions, 3.0, "the session to close")
+
+
+@pytest_twisted.ensureDeferred
+async def test_end_with_data_survives_a_close_timer_due_at_once(live, reactor):
+    """
+    Autobahn's close-handshake timer goes through txaio's batched timers,
+    which round the due time down to a whole second: at 0.999 past a
+    second, a 1 s timeout is due at once, and its abort (a TCP reset)
+    took the last messages with it before the server read them.  The
+    timeout primus-tx gives Autobahn leaves at least a second.
+    """
+    socket = Socket(live.base, transformer="engine.io", reactor=reactor, transport={"websockets": True})
+    await _open_on(reactor, socket, True)
+    timer = socket._transport._ws.factory._batched_timer
+    timer._get_seconds = lambda: math.floor(reactor.seconds()) + 0.999
+    await _end_with_data(live, reactor, socket)
 
 
 @pytest.mark.parametrize("websockets", [False, True])

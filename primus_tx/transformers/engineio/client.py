@@ -32,6 +32,7 @@ from zope.interface import implementer
 from primus_tx._errors import ConnectionFailed
 from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
+from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
 from primus_tx.transformers._http_client import Drain
 from primus_tx.transformers.engineio._packets import (
     CLOSE,
@@ -375,7 +376,7 @@ class EngineIOClientTransport(Drain):
         headers = {name: ", ".join(values) for name, values in self._headers.items()}
         factory = WebSocketClientFactory(url, headers=headers, reactor=self._reactor)
         factory.protocol = _Probe
-        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=1, failByDrop=False)
+        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT, failByDrop=False)
         endpoint: Any = HostnameEndpoint(
             self._reactor, parts.hostname or "", parts.port or (443 if secure else 80),
             timeout=self._options.get("connect_timeout", 30),

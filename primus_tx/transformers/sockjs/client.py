@@ -41,6 +41,7 @@ from zope.interface import implementer
 from primus_tx._errors import ConnectionFailed
 from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
+from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
 from primus_tx.transformers._http_client import HTTPClientBase
 
 __all__ = ["SockJSClientTransport", "SockJSError", "parse_frame"]
@@ -267,7 +268,7 @@ class SockJSClientTransport(HTTPClientBase):
         parts = urlsplit(url)
         factory: Any = WebSocketClientFactory(url, headers=dict(self._headers), reactor=self._reactor)
         factory.protocol = _WebSocketProtocol
-        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=1, failByDrop=False)
+        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT, failByDrop=False)
         port = parts.port or (443 if secure else 80)
         endpoint: Any = HostnameEndpoint(self._reactor, parts.hostname or "", port, timeout=10)
         if secure:

@@ -27,6 +27,7 @@ from zope.interface import implementer
 
 from primus_tx._errors import ConnectionFailed, HandshakeError
 from primus_tx.interfaces import IClientTransport
+from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
 
 __all__ = ["HandshakeError", "WebSocketsClientTransport"]
 
@@ -147,7 +148,7 @@ class WebSocketsClientTransport:
                 # The socket's own timers (connect timeout, reconnect
                 # timeout) bound the handshake, on the injected reactor.
                 "openHandshakeTimeout": 0,
-                "closeHandshakeTimeout": 1,
+                "closeHandshakeTimeout": CLOSE_HANDSHAKE_TIMEOUT,
                 "failByDrop": False,
             }
             protocol_options.update(self._options.get("protocol_options") or {})
