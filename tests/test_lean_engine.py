@@ -9,6 +9,7 @@ fall-back to Autobahn when compression is asked for.
 from __future__ import annotations
 
 import json
+import socket
 import struct
 from typing import Any
 
@@ -190,6 +191,28 @@ async def test_destroy_waits_for_a_close_already_under_way(reactor, transformer:
         assert h.primus.connected == 0 and not client.lost
         await h.primus.destroy()
         assert closed.called
+
+
+@pytest.mark.parametrize("transformer", ["websockets", "faye"])
+@pytest_twisted.ensureDeferred
+async def test_nagle_is_off(reactor, transformer: str, monkeypatch: Any) -> None:
+    # Small messages written one after another leave at once instead of
+    # waiting for the peer's delayed acknowledgement, as with ws and
+    # Autobahn.  Recent twisted.web releases switch Nagle off on every HTTP
+    # connection; 24.7, the oldest primus-tx supports, does not, as here.
+    from twisted.web.http import HTTPChannel
+
+    made = HTTPChannel.connectionMade
+
+    def as_in_twisted_24_7(channel: Any) -> None:
+        made(channel)
+        channel.transport.setTcpNoDelay(False)
+
+    monkeypatch.setattr(HTTPChannel, "connectionMade", as_in_twisted_24_7)
+    async with hostile_server(reactor, transformer=transformer) as h:
+        await h.ws()
+        handle = h.spark_of(-1)._connection.transport.getHandle()
+        assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
 
 
 @pytest_twisted.ensureDeferred

@@ -28,6 +28,7 @@ from primus_tx._errors import PrimusError
 from primus_tx._http import PrimusRequest, answer, is_gone, watch_gone
 from primus_tx._options import reject_unknown
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
+from primus_tx.transformers._flow import no_delay
 from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers.browserchannel._session import OutOfOrder, Session
 from primus_tx.transformers.browserchannel._wire import BadData, parse_forward
@@ -86,14 +87,7 @@ def _no_delay(request: PrimusRequest) -> None:
     (tens of milliseconds a message).  Autobahn does the same for
     WebSockets.
     """
-    channel = getattr(request, "channel", None)
-    transport = getattr(channel, "transport", None)
-    set_no_delay = getattr(transport, "setTcpNoDelay", None)
-    if set_no_delay is not None:
-        try:
-            set_no_delay(True)
-        except OSError:  # pragma: no cover - not a TCP socket after all
-            pass
+    no_delay(getattr(getattr(request, "channel", None), "transport", None))
 
 
 def _seconds(options: dict[str, Any], name: str) -> float:

@@ -27,6 +27,7 @@ from zope.interface import implementer
 
 from primus_tx._http import PrimusRequest, answer
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
+from primus_tx.transformers._flow import no_delay
 from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers._takeover import take_over
 from primus_tx.transformers.websockets.lean import LeanWebSocketProtocol, PreparedFrame
@@ -93,6 +94,7 @@ class _Protocol(LeanWebSocketProtocol):
         if request is None:  # pragma: no cover - set by LeanServer.upgrade
             return
         key = (request.getHeader(b"sec-websocket-key") or b"").strip()
+        no_delay(self.transport)
         self.transport.write(_RESPONSE % accept_key(key))
         # A full send buffer pauses the spark's writing (see TransportFlow).
         self.transport.registerProducer(self, True)
