@@ -41,6 +41,19 @@ async def _next(live: LiveEngine, client: WSClient, count: int) -> list:
     return client.messages[count - 1] if len(client.messages) >= count else None
 
 
+async def _probed(live: LiveEngine) -> tuple[str, WSClient]:
+    """
+    A polling session whose probe WebSocket has answered, its pending poll
+    released: the moment a client sends ``5``.
+    """
+    sid = await live.handshake()
+    client = await _ws(live, sid)
+    client.send_text("2probe")
+    assert await _next(live, client, 1) == (OP_TEXT, b"3probe")
+    assert await live.fetch("GET", live.url("polling", sid)) == (200, b"6")
+    return sid, client
+
+
 @pytest_twisted.async_yield_fixture()
 async def live(reactor):
     server = LiveEngine(reactor)
@@ -107,16 +120,29 @@ async def test_websocket_ping_pong_and_ping_timeout(live):
 
 @pytest_twisted.ensureDeferred
 async def test_upgrade_from_polling(live):
-    sid = await live.handshake()
-    client = await _ws(live, sid)
-    client.send_text("2probe")
-    assert await _next(live, client, 1) == (OP_TEXT, b"3probe")
-    assert await live.fetch("GET", live.url("polling", sid)) == (200, b"6")
+    sid, client = await _probed(live)
     client.send_text("5")
     client.send_text("4hello")
     assert await _next(live, client, 2) == (OP_TEXT, b"4hello")
     assert live.server.sessions[sid].transport == "websocket"
     client.close()
+    await wait_until(live.reactor, lambda: not live.server.sessions, 2.0, "the session to go")
+
+
+@pytest_twisted.ensureDeferred
+async def test_spark_end_during_an_upgrade_goes_out_on_the_new_transport(live):
+    # Once the probe has answered, engine.io-client stops polling until it
+    # has switched: the close packet waits for the switch rather than for a
+    # poll that will not come (closing the probe would leave the client
+    # waiting for its ping timeout).
+    _, client = await _probed(live)
+    live.sparks[0].end()
+    await sleep(live.reactor, 0.05)
+    assert not client.lost
+    client.send_text("5")
+    await wait_until(live.reactor, lambda: client.close_received, 2.0, "the close frame")
+    texts = [payload for op, payload in client.messages if op == OP_TEXT]
+    assert texts[-2:] == [b"4primus::server::close", b"1"]
     await wait_until(live.reactor, lambda: not live.server.sessions, 2.0, "the session to go")
 
 

@@ -125,7 +125,13 @@ class Session:
         """
         if self.state != "open":
             return
-        self._drop_probe()
+        if not self.upgrading:
+            # A probe that has not answered yet: the client still polls
+            # and will fetch the close packet.  One that has answered is
+            # kept: engine.io-client has stopped polling for it, and would
+            # wait for its ping timeout if it closed; the close packet goes
+            # out on it once the client sends ``5``.
+            self._drop_probe()
         if self.transport == "websocket":
             # The close packet, then the close frame: the client knows the
             # server ended the session, not the network.
@@ -348,10 +354,10 @@ class Session:
             probe.close_now()
 
     def probe_packet(self, ws: SessionSocket, kind: str, data: Any) -> None:
-        if ws is not self.probe or self.state != "open":
+        if ws is not self.probe or self.state == "closed":
             ws.close_now()
             return
-        if kind == PING and data == "probe" and not self.upgrading:
+        if kind == PING and data == "probe" and not self.upgrading and self.state == "open":
             ws.send_packet(PONG, "probe")
             self.upgrading = True
             self._release_poll()
@@ -371,6 +377,10 @@ class Session:
             if self._reading_paused and ws.transport is not None:
                 ws.transport.pauseProducing()
             self._flush()
+            if self.state == "closing":
+                # The spark ended during the switch: the close packet has
+                # just gone out on the new transport.
+                self._finish(None)
         else:
             self._drop_probe()
 
