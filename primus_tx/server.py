@@ -99,7 +99,7 @@ class Primus(EventEmitter):
         self._waiters: list[Deferred[None]] = []
         # Connections whose spark has ended but whose close handshake is
         # still under way: destroy() waits for them as for live sparks.
-        self._closing: dict[int, Any] = {}
+        self._closing: set[Any] = set()
         self._closed = False
         self._id_generator = self.options["id_generator"]
         self._library: Optional[str] = None
@@ -325,11 +325,12 @@ class Primus(EventEmitter):
         gone.
         """
         when_closed = getattr(connection, "whenClosed", None)
-        if when_closed is None or not getattr(connection, "connected", 0):
+        if when_closed is None:
             return
-        key = id(connection)
-        self._closing[key] = connection
-        when_closed().addCallback(lambda _: self._closing.pop(key, None))
+        closed = when_closed()
+        if not closed.called:
+            self._closing.add(connection)
+            closed.addCallback(lambda _: self._closing.discard(connection))
 
     @property
     def connected(self) -> int:
@@ -718,7 +719,7 @@ class Primus(EventEmitter):
                 spark.end(reconnect=options["reconnect"])
             except Exception:
                 self.log.failure("ending spark {spark} failed", spark=spark.id)
-        for connection in list(self._closing.values()):
+        for connection in list(self._closing):
             stopping.append(
                 connection.whenClosed()
                 .addTimeout(CLOSE_GRACE, self.reactor)
@@ -747,7 +748,7 @@ class Primus(EventEmitter):
         self._server = None
         self.remove_all_listeners()
         self.connections = {}
-        self._closing = {}
+        self._closing = set()
         self._plugins = {}
         destroyed = self._destroyed
         if destroyed is not None and not destroyed.called:
