@@ -1,7 +1,8 @@
 """
-What the built-in transformers' server sides share: the Autobahn factory
-they speak WebSocket with, the spark options a handshake request gives,
-and the water marks of the session transformers' outgoing queues.
+What the built-in transformers' server sides share: the spark options a
+handshake request gives, and the water marks of the session transformers'
+outgoing queues.  (The Autobahn factory they speak WebSocket with is in
+:mod:`primus_tx.transformers._autobahn`, beside the Python client's.)
 
 A transformer reaches its server through
 :class:`~primus_tx.interfaces.ITransformerHost` alone; these helpers take
@@ -13,46 +14,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from autobahn.twisted.websocket import WebSocketServerFactory
-
 from primus_tx._http import PrimusRequest, headers_of, peer_of
 from primus_tx.interfaces import IConnectionHandler
-from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "check_water", "spark_options", "websocket_factory"]
+__all__ = ["HIGH_WATER", "LOW_WATER", "check_water", "spark_options"]
 
 #: Bytes (or characters) waiting in a session's outgoing queue past which
 #: ``spark.write`` returns ``False``; ``"drain"`` follows once the queue is
 #: back under :data:`LOW_WATER`.
 HIGH_WATER = 64 * 1024
 LOW_WATER = 16 * 1024
-
-
-def websocket_factory(protocol: type, max_length: int, **options: Any) -> Any:
-    """
-    An Autobahn server factory for ``protocol`` with the settings every
-    WebSocket transport of Primus shares: messages and frames limited to
-    ``max_length``, no status page, a 10 s opening handshake, a closing
-    one of at least a second (see
-    :data:`~primus_tx.transformers._autobahn.CLOSE_HANDSHAKE_TIMEOUT`),
-    and a clean close on protocol errors; ``options`` (Autobahn protocol
-    options) win.
-
-    :raises TypeError: for an option Autobahn does not know.
-    """
-    factory: Any = WebSocketServerFactory()
-    factory.protocol = protocol
-    settings: dict[str, Any] = {
-        "maxMessagePayloadSize": max_length,
-        "maxFramePayloadSize": max_length,
-        "webStatus": False,
-        "openHandshakeTimeout": 10,
-        "closeHandshakeTimeout": CLOSE_HANDSHAKE_TIMEOUT,
-        "failByDrop": False,
-    }
-    settings.update(options)
-    factory.setProtocolOptions(**settings)
-    return factory
 
 
 def spark_options(

@@ -21,7 +21,7 @@ import base64
 from typing import Any, Optional
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
@@ -32,7 +32,7 @@ from zope.interface import implementer
 from primus_tx._errors import ConnectionFailed
 from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
-from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
+from primus_tx.transformers._autobahn import client_factory
 from primus_tx.transformers._http_client import Drain
 from primus_tx.transformers.engineio._packets import (
     CLOSE,
@@ -374,9 +374,7 @@ class EngineIOClientTransport(Drain):
         parts = urlsplit(url)
         secure = parts.scheme == "wss"
         headers = {name: ", ".join(values) for name, values in self._headers.items()}
-        factory = WebSocketClientFactory(url, headers=headers, reactor=self._reactor)
-        factory.protocol = _Probe
-        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT, failByDrop=False)
+        factory = client_factory(url, headers, self._reactor, _Probe)
         endpoint: Any = HostnameEndpoint(
             self._reactor, parts.hostname or "", parts.port or (443 if secure else 80),
             timeout=self._options.get("connect_timeout", 30),

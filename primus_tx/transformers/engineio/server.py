@@ -26,7 +26,8 @@ from primus_tx._errors import PrimusError
 from primus_tx._http import PrimusRequest
 from primus_tx._options import reject_unknown
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
-from primus_tx.transformers._shared import spark_options, websocket_factory
+from primus_tx.transformers._autobahn import websocket_factory
+from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers._takeover import take_over
 from primus_tx.transformers.engineio._common import (
     _DEFAULT_OPTIONS,

@@ -31,7 +31,7 @@ import string
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.logger import Logger
@@ -41,7 +41,7 @@ from zope.interface import implementer
 from primus_tx._errors import ConnectionFailed
 from primus_tx._json import loads
 from primus_tx.interfaces import IClientTransport
-from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
+from primus_tx.transformers._autobahn import client_factory
 from primus_tx.transformers._http_client import HTTPClientBase
 
 __all__ = ["SockJSClientTransport", "SockJSError", "parse_frame"]
@@ -266,9 +266,7 @@ class SockJSClientTransport(HTTPClientBase):
         secure = self._scheme == "https"
         url = ("wss" if secure else "ws") + self._url(self._session + "/websocket")[len(self._scheme):]
         parts = urlsplit(url)
-        factory: Any = WebSocketClientFactory(url, headers=dict(self._headers), reactor=self._reactor)
-        factory.protocol = _WebSocketProtocol
-        factory.setProtocolOptions(openHandshakeTimeout=0, closeHandshakeTimeout=CLOSE_HANDSHAKE_TIMEOUT, failByDrop=False)
+        factory = client_factory(url, dict(self._headers), self._reactor, _WebSocketProtocol)
         port = parts.port or (443 if secure else 80)
         endpoint: Any = HostnameEndpoint(self._reactor, parts.hostname or "", port, timeout=10)
         if secure:

@@ -28,7 +28,7 @@ from zope.interface import implementer
 from primus_tx._http import PrimusRequest, answer
 from primus_tx._options import reject_unknown
 from primus_tx.interfaces import ITransformerHost, ITransformerServer
-from primus_tx.transformers._shared import websocket_factory
+from primus_tx.transformers._autobahn import websocket_factory
 from primus_tx.transformers._takeover import take_over
 from primus_tx.transformers.sockjs._constants import (
     _CALLBACK,

@@ -18,7 +18,7 @@ import base64
 from typing import Any, Callable, Optional
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from autobahn.twisted.websocket import WebSocketClientProtocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionDone
 from twisted.logger import Logger
@@ -27,7 +27,7 @@ from zope.interface import implementer
 
 from primus_tx._errors import ConnectionFailed, HandshakeError
 from primus_tx.interfaces import IClientTransport
-from primus_tx.transformers._autobahn import CLOSE_HANDSHAKE_TIMEOUT
+from primus_tx.transformers._autobahn import client_factory
 
 __all__ = ["HandshakeError", "WebSocketsClientTransport"]
 
@@ -142,17 +142,10 @@ class WebSocketsClientTransport:
             netloc += f":{parts.port}"
         clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         try:
-            factory = WebSocketClientFactory(clean, headers=headers, reactor=self._reactor_for_io())
-            factory.protocol = _Protocol
-            protocol_options: dict[str, Any] = {
-                # The socket's own timers (connect timeout, reconnect
-                # timeout) bound the handshake, on the injected reactor.
-                "openHandshakeTimeout": 0,
-                "closeHandshakeTimeout": CLOSE_HANDSHAKE_TIMEOUT,
-                "failByDrop": False,
-            }
-            protocol_options.update(self._options.get("protocol_options") or {})
-            factory.setProtocolOptions(**protocol_options)
+            factory = client_factory(
+                clean, headers, self._reactor_for_io(), _Protocol,
+                **(self._options.get("protocol_options") or {}),
+            )
             endpoint = self._endpoint(parts.hostname or "", port, secure)
         except Exception as error:
             self._fail_later(ConnectionFailed(f"Cannot connect to {url}: {error}", error))

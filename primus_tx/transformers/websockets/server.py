@@ -28,8 +28,9 @@ from zope.interface import implementer
 from primus_tx._errors import PrimusError
 from primus_tx._http import PrimusRequest, answer
 from primus_tx.interfaces import IConnection, ITransformerHost, ITransformerServer
+from primus_tx.transformers._autobahn import websocket_factory
 from primus_tx.transformers._flow import TransportFlow, write_now
-from primus_tx.transformers._shared import spark_options, websocket_factory
+from primus_tx.transformers._shared import spark_options
 from primus_tx.transformers._takeover import take_over
 
 __all__ = ["WebSocketsServer"]
