@@ -74,18 +74,14 @@ async def sleep(reactor, seconds):
     await d
 
 
-#: The WebSocket engines: Autobahn (``faye``) and primus-tx's own
-#: (``websockets``); flow control must hold on both.
-ENGINES = ["faye", "websockets"]
-
-
-@pytest.fixture(params=ENGINES)
-def server(reactor, request):
+@pytest.fixture
+def server(reactor, each_websocket_engine):
     """
-    A Primus on a real site on 127.0.0.1; yields (primus, port, sparks).
+    A Primus on a real site on 127.0.0.1, once per WebSocket engine (flow
+    control must hold on both); yields (primus, port, sparks).
     """
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0, transformer=request.param)
+    primus = Primus(site, ping_interval=0, transformer=each_websocket_engine)
     sparks = []
     primus.on("connection", sparks.append)
     port = reactor.listenTCP(0, site, interface="127.0.0.1")
@@ -343,11 +339,11 @@ def self_signed():
     }
 
 
-@pytest.fixture(params=ENGINES)
-def tls_server(reactor, request):
+@pytest.fixture
+def tls_server(reactor, each_websocket_engine):
     options = ssl.CertificateOptions(**self_signed())
     site = Site(Resource())
-    primus = Primus(site, ping_interval=0, transformer=request.param)
+    primus = Primus(site, ping_interval=0, transformer=each_websocket_engine)
     sparks = []
     primus.on("connection", sparks.append)
     port = reactor.listenSSL(0, site, options, interface="127.0.0.1")

@@ -175,13 +175,12 @@ async def test_a_client_that_never_answers_the_close_is_cut_off(reactor) -> None
         await client.wait_lost(reactor, timeout=3.0)
 
 
-@pytest.mark.parametrize("transformer", ["websockets", "faye"])
 @pytest_twisted.ensureDeferred
-async def test_destroy_waits_for_a_close_already_under_way(reactor, transformer: str) -> None:
+async def test_destroy_waits_for_a_close_already_under_way(reactor, each_websocket_engine: str) -> None:
     # The spark is gone from Primus at once, but its connection is still
     # waiting for the peer's close frame: destroy() waits for it too, so
     # nothing of the connection outlives the Deferred it returns.
-    async with hostile_server(reactor, transformer=transformer) as h:
+    async with hostile_server(reactor) as h:
         client = await h.ws()
         client.answer_close = False
         spark = h.spark_of(-1)
@@ -193,9 +192,8 @@ async def test_destroy_waits_for_a_close_already_under_way(reactor, transformer:
         assert closed.called
 
 
-@pytest.mark.parametrize("transformer", ["websockets", "faye"])
 @pytest_twisted.ensureDeferred
-async def test_nagle_is_off(reactor, transformer: str, monkeypatch: Any) -> None:
+async def test_nagle_is_off(reactor, each_websocket_engine: str, monkeypatch: Any) -> None:
     # Small messages written one after another leave at once instead of
     # waiting for the peer's delayed acknowledgement, as with ws and
     # Autobahn.  Recent twisted.web releases switch Nagle off on every HTTP
@@ -209,7 +207,7 @@ async def test_nagle_is_off(reactor, transformer: str, monkeypatch: Any) -> None
         channel.transport.setTcpNoDelay(False)
 
     monkeypatch.setattr(HTTPChannel, "connectionMade", as_in_twisted_24_7)
-    async with hostile_server(reactor, transformer=transformer) as h:
+    async with hostile_server(reactor) as h:
         await h.ws()
         handle = h.spark_of(-1)._connection.transport.getHandle()
         assert handle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
